@@ -1,0 +1,33 @@
+//! The keystone face: OpenStack Identity v3 at `/` and `/v3`, with Keystone's error body
+//! `{"error": {"code", "message", "title"}}`.
+
+mod error;
+mod tokens;
+mod versions;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use warden_core::Warden;
+
+pub use error::KeystoneError;
+
+/// The routes under `/v3`.
+pub fn router() -> Router<Arc<Warden>> {
+    Router::new()
+        .route("/", get(versions::v3))
+        .route("/auth/tokens", get(tokens::validate).post(tokens::issue))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::not_found)
+}
+
+/// The version list at `/`; `/v3` itself is the nested router's `/`.
+pub fn root_router() -> Router<Arc<Warden>> {
+    Router::new().route("/", get(versions::root))
+}
+
+/// Anything no face claims is answered in Keystone's body, the root's dialect.
+pub async fn fallback() -> KeystoneError {
+    KeystoneError::RouteNotFound
+}

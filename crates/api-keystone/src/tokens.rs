@@ -1,0 +1,250 @@
+//! `/v3/auth/tokens`: issue (password method) and validate.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use warden_core::keystone::{NameOrId, ScopeRequest, ScopeView, TokenView, UserRef};
+use warden_core::{Credential, Warden};
+use warden_domain::{AuthFailure, DomainError, FieldErrorKind, Tenant};
+
+use crate::error::KeystoneError;
+
+#[derive(Deserialize)]
+struct AuthRequest {
+    auth: Auth,
+}
+
+#[derive(Deserialize)]
+struct Auth {
+    identity: Identity,
+    #[serde(default)]
+    scope: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    methods: Vec<String>,
+    password: Option<PasswordMethod>,
+}
+
+#[derive(Deserialize)]
+struct PasswordMethod {
+    user: PasswordUser,
+}
+
+#[derive(Deserialize)]
+struct PasswordUser {
+    id: Option<String>,
+    name: Option<String>,
+    domain: Option<Reference>,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct Reference {
+    id: Option<String>,
+    name: Option<String>,
+    domain: Option<Box<Reference>>,
+}
+
+fn bad(field: &str) -> DomainError {
+    DomainError::invalid(field, FieldErrorKind::Invalid)
+}
+
+fn name_or_id(reference: &Reference, field: &str) -> Result<NameOrId, DomainError> {
+    match (&reference.id, &reference.name) {
+        (Some(id), _) => Ok(NameOrId::Id(id.clone())),
+        (None, Some(name)) => Ok(NameOrId::Name(name.clone())),
+        (None, None) => Err(bad(field)),
+    }
+}
+
+fn scope_request(scope: Option<&Value>) -> Result<ScopeRequest, DomainError> {
+    let Some(scope) = scope else {
+        return Ok(ScopeRequest::Unscoped);
+    };
+    if scope.as_str() == Some("unscoped") {
+        return Ok(ScopeRequest::Unscoped);
+    }
+    let parse =
+        |v: &Value| serde_json::from_value::<Reference>(v.clone()).map_err(|_| bad("auth.scope"));
+    match (scope.get("domain"), scope.get("project")) {
+        (Some(_), Some(_)) => Err(bad("auth.scope")),
+        (Some(domain), None) => Ok(ScopeRequest::Domain(name_or_id(
+            &parse(domain)?,
+            "auth.scope.domain",
+        )?)),
+        (None, Some(project)) => {
+            let project = parse(project)?;
+            let domain = project
+                .domain
+                .as_deref()
+                .map(|d| name_or_id(d, "auth.scope.project.domain"))
+                .transpose()?;
+            Ok(ScopeRequest::Project {
+                project: name_or_id(&project, "auth.scope.project")?,
+                domain,
+            })
+        }
+        (None, None) => Err(bad("auth.scope")),
+    }
+}
+
+fn user_ref(user: &PasswordUser) -> Result<UserRef, DomainError> {
+    match (&user.id, &user.name, &user.domain) {
+        (Some(id), _, _) => Ok(UserRef::Id(id.clone())),
+        (None, Some(name), Some(domain)) => Ok(UserRef::Name {
+            name: name.clone(),
+            domain: name_or_id(domain, "auth.identity.password.user.domain")?,
+        }),
+        // A user named without a domain cannot be resolved: Keystone answers 401.
+        (None, Some(_), None) => Err(DomainError::Unauthenticated(AuthFailure::Invalid)),
+        (None, None, _) => Err(bad("auth.identity.password.user")),
+    }
+}
+
+fn no_catalog(query: Option<&str>) -> bool {
+    #[derive(Deserialize)]
+    struct Q {
+        nocatalog: Option<String>,
+    }
+    warden_http::parse_query::<Q>(query).is_ok_and(|q| q.nocatalog.is_some())
+}
+
+/// A stable 32-hex id derived from a name, for objects that are not rows (roles, endpoints).
+fn derived_id(name: &str) -> String {
+    hex::encode(&Sha256::digest(name.as_bytes())[..16])
+}
+
+fn domain_json(t: &Tenant) -> Value {
+    json!({ "id": t.id.simple(), "name": t.name })
+}
+
+fn catalog(public_url: &str) -> Value {
+    let url = format!("{public_url}/v3");
+    let endpoints: Vec<Value> = ["public", "internal", "admin"]
+        .iter()
+        .map(|interface| {
+            json!({
+                "id": derived_id(&format!("identity-{interface}")),
+                "interface": interface,
+                "region": "RegionOne",
+                "region_id": "RegionOne",
+                "url": url,
+            })
+        })
+        .collect();
+    json!([{ "id": derived_id("identity"), "type": "identity", "name": "keystone", "endpoints": endpoints }])
+}
+
+fn token_body(view: &TokenView, public_url: &str, with_catalog: bool) -> Value {
+    let claims = &view.claims;
+    let ks = claims.ks.clone().unwrap_or_default();
+    let methods = if ks.methods.is_empty() {
+        vec!["token".to_owned()]
+    } else {
+        ks.methods
+    };
+    let mut token = json!({
+        "methods": methods,
+        "user": {
+            "id": view.user.id.simple(),
+            "name": view.user.login.as_str(),
+            "domain": domain_json(&view.user_domain),
+            "password_expires_at": null,
+        },
+        "audit_ids": [&claims.jti[..22.min(claims.jti.len())]],
+        "expires_at": claims.expires_at().rfc3339_micros_z(),
+        "issued_at": claims.issued_at().rfc3339_micros_z(),
+    });
+    let scoped = !matches!(view.scope, ScopeView::Unscoped);
+    match &view.scope {
+        ScopeView::Unscoped => {}
+        ScopeView::Domain(d) => {
+            token["domain"] = domain_json(d);
+        }
+        ScopeView::Project { project, domain } => {
+            token["project"] = json!({ "id": project.id.simple(), "name": project.name, "domain": domain_json(domain) });
+            token["is_domain"] = json!(false);
+        }
+    }
+    if scoped {
+        let roles: Vec<Value> = view
+            .roles
+            .iter()
+            .map(|name| json!({ "id": derived_id(&format!("role-{name}")), "name": name }))
+            .collect();
+        token["roles"] = json!(roles);
+        if with_catalog {
+            token["catalog"] = catalog(public_url);
+        }
+    }
+    json!({ "token": token })
+}
+
+fn with_subject_token(
+    status: StatusCode,
+    token: &str,
+    body: Value,
+) -> Result<Response, KeystoneError> {
+    let value = HeaderValue::from_str(token).map_err(|_| DomainError::Internal)?;
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert("x-subject-token", value);
+    Ok(response)
+}
+
+pub async fn issue(
+    State(warden): State<Arc<Warden>>,
+    request: Request,
+) -> Result<Response, KeystoneError> {
+    let with_catalog = !no_catalog(request.uri().query());
+    let (_, bytes) = warden_http::read_body(request).await?;
+    let body: AuthRequest = warden_http::parse_json(&bytes)?;
+    let identity = &body.auth.identity;
+    if !identity.methods.iter().any(|m| m == "password") {
+        // Only the password method is served; Keystone answers unknown methods with 401.
+        return Err(DomainError::Unauthenticated(AuthFailure::Invalid).into());
+    }
+    let password = identity
+        .password
+        .as_ref()
+        .ok_or_else(|| bad("auth.identity.password"))?;
+    let user = user_ref(&password.user)?;
+    let scope = scope_request(body.auth.scope.as_ref())?;
+    let (token, view) = warden
+        .keystone_password_auth(&user, &password.user.password, &scope)
+        .await?;
+    let body = token_body(&view, &warden.settings().public_url, with_catalog);
+    with_subject_token(StatusCode::CREATED, &token, body)
+}
+
+fn caller_credential(headers: &HeaderMap) -> Result<Credential, KeystoneError> {
+    warden_http::keystone_credential(headers)
+        .map_err(|_| DomainError::Unauthenticated(AuthFailure::Invalid))?
+        .ok_or_else(|| DomainError::Unauthenticated(AuthFailure::Missing).into())
+}
+
+/// `GET` (and `HEAD`) `/v3/auth/tokens`.
+pub async fn validate(
+    State(warden): State<Arc<Warden>>,
+    request: Request,
+) -> Result<Response, KeystoneError> {
+    let headers = request.headers();
+    let caller = warden.authenticate(&caller_credential(headers)?).await?;
+    let subject = warden_http::token_header(headers, "x-subject-token")
+        .map_err(|_| bad("X-Subject-Token"))?
+        .ok_or_else(|| bad("X-Subject-Token"))?;
+    let view = warden.keystone_validate(&caller, &subject).await?;
+    let body = token_body(
+        &view,
+        &warden.settings().public_url,
+        !no_catalog(request.uri().query()),
+    );
+    with_subject_token(StatusCode::OK, &subject, body)
+}

@@ -1,0 +1,316 @@
+//! Authentication: who is calling, proven by a token, a password or a client secret; and the
+//! principal that authorization decisions are made about.
+
+use std::sync::Arc;
+
+use warden_domain::{
+    AccessPolicy, ApiClient, AuthFailure, ClientId, DomainError, Login, Password, Resource, Role,
+    Tenant, TenantId, User,
+};
+
+use crate::password::Verification;
+use crate::tokens::{Claims, IssuedToken, ScopeClaim, Subject, TokenRequest};
+use crate::{store_error, store_error_for, Warden};
+
+/// Credentials as presented, before anything is checked.
+#[derive(Clone)]
+pub enum Credential {
+    /// A bearer token, from `Authorization: Bearer`, `X-Auth-Token` or `access_token`.
+    Token(String),
+    /// HTTP Basic with a user's login and password.
+    Basic { username: String, password: String },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Token(_) => f.write_str("Token(<redacted>)"),
+            Credential::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+        }
+    }
+}
+
+/// An authenticated caller with the policies it holds right now.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub subject: Subject,
+    /// The tenant the user or client belongs to.
+    pub tenant_id: TenantId,
+    pub policies: Vec<AccessPolicy>,
+    /// The verified token, when the caller used one.
+    pub claims: Option<Arc<Claims>>,
+}
+
+impl Principal {
+    pub fn user_id(&self) -> Option<warden_domain::UserId> {
+        match self.subject {
+            Subject::User(id) => Some(id),
+            Subject::Client(_) => None,
+        }
+    }
+
+    /// Whether the caller holds a role satisfying `need` on `tenant` or one of its ancestors.
+    /// An API client acts for its own tenant's subtree.
+    fn holds(&self, tenant: &Tenant, need: fn(&Role) -> bool) -> bool {
+        let covers = |scope: TenantId| tenant.id == scope || tenant.ancestors.contains(&scope);
+        match self.subject {
+            Subject::Client(_) => covers(self.tenant_id),
+            Subject::User(_) => self
+                .policies
+                .iter()
+                .any(|p| need(&p.role) && covers(p.tenant_id)),
+        }
+    }
+
+    pub fn can_read(&self, tenant: &Tenant) -> bool {
+        self.holds(tenant, Role::reads)
+    }
+
+    pub fn can_manage(&self, tenant: &Tenant) -> bool {
+        self.holds(tenant, Role::manages)
+    }
+}
+
+impl Warden {
+    /// Authenticates a token or a login:password pair.
+    pub async fn authenticate(&self, credential: &Credential) -> Result<Principal, DomainError> {
+        match credential {
+            Credential::Token(token) => self.authenticate_token(token).await,
+            Credential::Basic { username, password } => {
+                let user = self.password_login(username, password).await?;
+                self.principal_for_user(user, None).await
+            }
+        }
+    }
+
+    /// Verifies a token, then checks on every call that it was not revoked and that its
+    /// subject still exists, is enabled and has not revoked tokens issued before this one.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, DomainError> {
+        let claims = self.tokens.verify(token).await?;
+        self.principal_for_claims(claims).await
+    }
+
+    pub(crate) async fn principal_for_claims(
+        &self,
+        claims: Arc<Claims>,
+    ) -> Result<Principal, DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        if self
+            .store
+            .is_token_revoked(&claims.jti)
+            .await
+            .map_err(store_error)?
+        {
+            return Err(invalid);
+        }
+        match claims.subject()? {
+            Subject::User(id) => {
+                let user = match self.store.get_user(id).await {
+                    Ok(user) => user,
+                    Err(warden_store::StoreError::NotFound) => return Err(invalid),
+                    Err(e) => return Err(store_error(e)),
+                };
+                if !user.enabled || claims.issued_at() < user.tokens_not_before {
+                    return Err(invalid);
+                }
+                self.principal_for_user(user, Some(claims)).await
+            }
+            Subject::Client(id) => {
+                let client = match self.store.get_client(id).await {
+                    Ok(client) => client,
+                    Err(warden_store::StoreError::NotFound) => return Err(invalid),
+                    Err(e) => return Err(store_error(e)),
+                };
+                if !client.enabled {
+                    return Err(invalid);
+                }
+                Ok(Principal {
+                    subject: Subject::Client(client.id),
+                    tenant_id: client.tenant_id,
+                    policies: Vec::new(),
+                    claims: Some(claims),
+                })
+            }
+        }
+    }
+
+    async fn principal_for_user(
+        &self,
+        user: User,
+        claims: Option<Arc<Claims>>,
+    ) -> Result<Principal, DomainError> {
+        let policies = self
+            .store
+            .policies_of(user.id.uuid())
+            .await
+            .map_err(store_error)?;
+        Ok(Principal {
+            subject: Subject::User(user.id),
+            tenant_id: user.tenant_id,
+            policies,
+            claims,
+        })
+    }
+
+    /// Checks a login and password. Unknown users, users without a password, disabled users
+    /// and wrong passwords are indistinguishable to the caller, in body and in time.
+    pub async fn password_login(&self, login: &str, password: &str) -> Result<User, DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        let password = Password::for_login(password).ok_or_else(|| invalid.clone())?;
+        let key = Login::parse("username", login).map(|l| l.key()).ok();
+        let creds = match &key {
+            Some(key) => self
+                .store
+                .user_credentials_by_login(key)
+                .await
+                .map_err(store_error)?,
+            None => None,
+        };
+        self.check_password(creds, &password).await
+    }
+
+    /// Checks the password of a user named by id (Keystone `user.id`).
+    pub async fn password_login_by_id(
+        &self,
+        id: warden_domain::UserId,
+        password: &str,
+    ) -> Result<User, DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        let password = Password::for_login(password).ok_or_else(|| invalid.clone())?;
+        let creds = self
+            .store
+            .user_credentials_by_id(id)
+            .await
+            .map_err(store_error)?;
+        self.check_password(creds, &password).await
+    }
+
+    async fn check_password(
+        &self,
+        creds: Option<warden_store::UserCredentials>,
+        password: &Password,
+    ) -> Result<User, DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        let stored = creds.as_ref().and_then(|c| c.password_hash.as_deref());
+        let verdict = self.hasher.verify(password, stored).await?;
+        let (Some(creds), Verification::Match { needs_rehash }) = (creds, verdict) else {
+            return Err(invalid);
+        };
+        if !creds.user.enabled {
+            return Err(invalid);
+        }
+        if needs_rehash {
+            if let (Ok(new_hash), Some(old)) = (
+                self.hasher.hash(password).await,
+                creds.password_hash.as_deref(),
+            ) {
+                // A failed rehash only means the old, weaker hash stays; login still succeeds.
+                if let Err(e) = self
+                    .store
+                    .rehash_user_password(creds.user.id, old, &new_hash)
+                    .await
+                {
+                    tracing::warn!(error = %e, "password rehash failed");
+                }
+            }
+        }
+        Ok(creds.user)
+    }
+
+    /// Checks an API client's id and secret (HTTP Basic on `/idp/token`).
+    pub async fn client_login(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<ApiClient, DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        let id = ClientId::parse(client_id).ok_or_else(|| invalid.clone())?;
+        let found = self
+            .store
+            .client_credentials(id)
+            .await
+            .map_err(store_error)?;
+        match found {
+            Some((client, hash))
+                if crate::secrets::secret_matches(secret, &hash) && client.enabled =>
+            {
+                Ok(client)
+            }
+            _ => Err(invalid),
+        }
+    }
+
+    fn account_scope(policies: &[AccessPolicy]) -> Vec<ScopeClaim> {
+        policies
+            .iter()
+            .map(|p| ScopeClaim {
+                tuid: p.tenant_id.to_string(),
+                rn: "account-server".to_owned(),
+                role: p.role.as_str().to_owned(),
+            })
+            .collect()
+    }
+
+    /// An account-face token for an API client (`client_credentials`).
+    pub async fn issue_client_token(&self, client: &ApiClient) -> Result<IssuedToken, DomainError> {
+        let issued = self.tokens.issue(TokenRequest {
+            subject: Subject::Client(client.id),
+            owner_tenant: client.tenant_id.to_string(),
+            scope: vec![ScopeClaim {
+                tuid: client.tenant_id.to_string(),
+                rn: "account-server".to_owned(),
+                role: "tenant_admin".to_owned(),
+            }],
+            keystone: None,
+            ttl_seconds: self.settings.account_token_ttl_seconds,
+        })?;
+        self.metrics.token_issued("account", "client_credentials");
+        Ok(issued)
+    }
+
+    /// An account-face token for a user (`password` grant).
+    pub async fn issue_user_token(&self, user: &User) -> Result<IssuedToken, DomainError> {
+        let policies = self
+            .store
+            .policies_of(user.id.uuid())
+            .await
+            .map_err(store_error)?;
+        let issued = self.tokens.issue(TokenRequest {
+            subject: Subject::User(user.id),
+            owner_tenant: user.tenant_id.to_string(),
+            scope: Self::account_scope(&policies),
+            keystone: None,
+            ttl_seconds: self.settings.account_token_ttl_seconds,
+        })?;
+        self.metrics.token_issued("account", "password");
+        Ok(issued)
+    }
+
+    pub async fn get_client(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+    ) -> Result<ApiClient, DomainError> {
+        let id = ClientId::parse(raw_id).ok_or(DomainError::NotFound(Resource::Client))?;
+        let client = self
+            .store
+            .get_client(id)
+            .await
+            .map_err(store_error_for(Resource::Client))?;
+        let own = principal.subject == Subject::Client(client.id);
+        if !own {
+            let tenant = self.tenant(client.tenant_id).await?;
+            if !principal.can_read(&tenant) {
+                return Err(DomainError::Forbidden);
+            }
+        }
+        Ok(client)
+    }
+
+    pub(crate) async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
+        self.store
+            .get_tenant(id)
+            .await
+            .map_err(store_error_for(Resource::Tenant))
+    }
+}

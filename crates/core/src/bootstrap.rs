@@ -1,0 +1,154 @@
+//! First start: the root tenant, an administrator and an API client, created exactly once.
+
+use warden_domain::policy::TrusteeType;
+use warden_domain::{
+    AccessPolicy, ApiClient, ClientId, Contact, DomainError, Login, Password, PolicyId, Role,
+    Tenant, TenantId, TenantKind, User, UserId,
+};
+use warden_store::BootstrapPlan;
+
+use crate::secrets::{new_client_secret, new_generated_password, sha256_hex};
+use crate::{store_error, Warden};
+
+/// What the operator asked for; anything left `None` is generated.
+#[derive(Clone, Debug)]
+pub struct BootstrapRequest {
+    pub root_name: String,
+    pub admin_login: String,
+    pub admin_password: Option<String>,
+    pub client_id: Option<ClientId>,
+    pub client_secret: Option<String>,
+}
+
+/// Credentials that were generated and must be shown to the operator once.
+#[derive(Clone, Debug, Default)]
+pub struct Generated {
+    pub admin_login: String,
+    pub admin_password: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// A client secret given by the operator must still be a real secret.
+const MIN_CLIENT_SECRET_CHARS: usize = 16;
+
+impl Warden {
+    /// Creates the root tenant, administrator and API client if the store has no root yet.
+    /// Returns what was generated, or `None` when the store was already bootstrapped.
+    pub async fn bootstrap(
+        &self,
+        request: BootstrapRequest,
+    ) -> Result<Option<Generated>, DomainError> {
+        if self
+            .store
+            .root_tenant()
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let login = Login::parse("admin_login", &request.admin_login)
+            .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let generated_password = request
+            .admin_password
+            .is_none()
+            .then(new_generated_password);
+        let password_text = request
+            .admin_password
+            .clone()
+            .or(generated_password.clone())
+            .unwrap_or_default();
+        let password = Password::new_checked(
+            "admin_password",
+            &password_text,
+            &self.settings.password_policy,
+        )
+        .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let generated_secret = request.client_secret.is_none().then(new_client_secret);
+        let secret = request
+            .client_secret
+            .clone()
+            .or(generated_secret.clone())
+            .unwrap_or_default();
+        if secret.chars().count() < MIN_CLIENT_SECRET_CHARS {
+            return Err(DomainError::invalid(
+                "client_secret",
+                warden_domain::FieldErrorKind::WeakPassword,
+            ));
+        }
+        let now = self.clock.now();
+        let root = Tenant {
+            id: TenantId::new_random(),
+            parent_id: None,
+            ancestors: Vec::new(),
+            kind: TenantKind::Root,
+            name: request.root_name.clone(),
+            is_domain: true,
+            enabled: true,
+            language: "en".to_owned(),
+            owner_id: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let admin = User {
+            id: UserId::new_random(),
+            tenant_id: root.id,
+            login,
+            contact: Contact::default(),
+            language: "en".to_owned(),
+            activated: true,
+            enabled: true,
+            terms_accepted: false,
+            mfa_status: "disabled".to_owned(),
+            notifications: Vec::new(),
+            business_types: Vec::new(),
+            external_id: None,
+            personal_tenant_id: None,
+            description: "Administrator created at first start".to_owned(),
+            has_password: true,
+            tokens_not_before: warden_domain::Timestamp::EPOCH,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let client = ApiClient {
+            id: request.client_id.unwrap_or_else(ClientId::new_random),
+            tenant_id: root.id,
+            kind: "api_client".to_owned(),
+            token_endpoint_auth_method: "client_secret_basic".to_owned(),
+            data: serde_json::json!({ "client_name": "bootstrap" }),
+            enabled: true,
+            created_by: Some(admin.id),
+            created_at: now,
+            version: 1,
+        };
+        let plan = BootstrapPlan {
+            admin_password_hash: self.hasher.hash(&password).await?,
+            admin_policy: AccessPolicy {
+                id: PolicyId::new_random(),
+                trustee_id: admin.id.uuid(),
+                trustee_type: TrusteeType::User,
+                tenant_id: root.id,
+                role: Role::RootAdmin,
+                issuer_id: admin.id.uuid(),
+                version: 1,
+                created_at: now,
+            },
+            client_secret_hash: sha256_hex(secret.as_bytes()),
+            root,
+            admin,
+            client,
+        };
+        if !self.store.bootstrap(&plan).await.map_err(store_error)? {
+            return Ok(None);
+        }
+        Ok(Some(Generated {
+            admin_login: plan.admin.login.as_str().to_owned(),
+            admin_password: generated_password,
+            client_id: plan.client.id.to_string(),
+            client_secret: generated_secret,
+        }))
+    }
+}

@@ -1,0 +1,293 @@
+//! The Keystone view of authentication: password auth with a domain, project or no scope,
+//! and token validation. Tokens are the same JWTs the account face issues, with a `ks` claim
+//! recording method and scope, so either face accepts the other's tokens.
+
+use std::sync::Arc;
+
+use warden_domain::{AuthFailure, DomainError, Resource, Role, Tenant, TenantId, User, UserId};
+
+use crate::auth::Principal;
+use crate::tokens::{Claims, KeystoneClaims, ScopeClaim, Subject, TokenRequest};
+use crate::{store_error, Warden};
+
+/// The root tenant also answers to these, as Keystone's default domain does.
+pub const DEFAULT_DOMAIN_ID: &str = "default";
+pub const DEFAULT_DOMAIN_NAME: &str = "Default";
+
+#[derive(Clone, Debug)]
+pub enum NameOrId {
+    Id(String),
+    Name(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum UserRef {
+    Id(String),
+    Name { name: String, domain: NameOrId },
+}
+
+#[derive(Clone, Debug)]
+pub enum ScopeRequest {
+    Unscoped,
+    Domain(NameOrId),
+    Project {
+        project: NameOrId,
+        domain: Option<NameOrId>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum ScopeView {
+    Unscoped,
+    Domain(Tenant),
+    Project { project: Tenant, domain: Tenant },
+}
+
+/// Everything a Keystone token body shows.
+#[derive(Clone, Debug)]
+pub struct TokenView {
+    pub claims: Arc<Claims>,
+    pub user: User,
+    pub user_domain: Tenant,
+    pub scope: ScopeView,
+    pub roles: Vec<String>,
+}
+
+/// The Keystone role name a policy shows as.
+pub fn keystone_role_name(role: &Role) -> &str {
+    match role {
+        r if r.manages() => "admin",
+        Role::ReadonlyAdmin => "reader",
+        other => other.as_str(),
+    }
+}
+
+impl Warden {
+    async fn domain(&self, reference: &NameOrId) -> Result<Option<Tenant>, DomainError> {
+        let found = match reference {
+            NameOrId::Id(id) if id == DEFAULT_DOMAIN_ID => {
+                self.store.root_tenant().await.map_err(store_error)?
+            }
+            NameOrId::Name(name) if name == DEFAULT_DOMAIN_NAME => {
+                self.store.root_tenant().await.map_err(store_error)?
+            }
+            NameOrId::Id(id) => match TenantId::parse(id) {
+                Some(id) => match self.store.get_tenant(id).await {
+                    Ok(t) => Some(t),
+                    Err(warden_store::StoreError::NotFound) => None,
+                    Err(e) => return Err(store_error(e)),
+                },
+                None => None,
+            },
+            NameOrId::Name(name) => self
+                .store
+                .find_domain_by_name(name)
+                .await
+                .map_err(store_error)?,
+        };
+        Ok(found.filter(|t| t.is_domain))
+    }
+
+    /// The nearest domain at or above `tenant`.
+    pub async fn domain_of(&self, tenant: TenantId) -> Result<Tenant, DomainError> {
+        let mut current = self.tenant(tenant).await?;
+        loop {
+            if current.is_domain {
+                return Ok(current);
+            }
+            match current.parent_id {
+                Some(parent) => current = self.tenant(parent).await?,
+                None => return Err(DomainError::Internal),
+            }
+        }
+    }
+
+    /// `POST /v3/auth/tokens` with the `password` method.
+    pub async fn keystone_password_auth(
+        &self,
+        user: &UserRef,
+        password: &str,
+        scope: &ScopeRequest,
+    ) -> Result<(String, TokenView), DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        let user = match user {
+            UserRef::Id(raw) => {
+                let id = UserId::parse(raw).ok_or_else(|| invalid.clone())?;
+                self.password_login_by_id(id, password).await?
+            }
+            UserRef::Name { name, domain } => {
+                let user = self.password_login(name, password).await?;
+                let wanted = self.domain(domain).await?.ok_or_else(|| invalid.clone())?;
+                if self.domain_of(user.tenant_id).await?.id != wanted.id {
+                    return Err(invalid);
+                }
+                user
+            }
+        };
+        let policies = self
+            .store
+            .policies_of(user.id.uuid())
+            .await
+            .map_err(store_error)?;
+        let principal = Principal {
+            subject: Subject::User(user.id),
+            tenant_id: user.tenant_id,
+            policies,
+            claims: None,
+        };
+        let user_tenant = self.tenant(user.tenant_id).await?;
+        let target = match scope {
+            ScopeRequest::Unscoped => None,
+            ScopeRequest::Domain(reference) => {
+                let domain = self
+                    .domain(reference)
+                    .await?
+                    .ok_or_else(|| invalid.clone())?;
+                Some((domain, true))
+            }
+            ScopeRequest::Project { project, domain } => {
+                let project = self
+                    .project(project, domain.as_ref())
+                    .await?
+                    .ok_or_else(|| invalid.clone())?;
+                Some((project, false))
+            }
+        };
+        let mut ks = KeystoneClaims {
+            methods: vec!["password".to_owned()],
+            ..KeystoneClaims::default()
+        };
+        if let Some((tenant, is_domain_scope)) = &target {
+            // A user may scope to the domain or project they belong to, or to any tenant on
+            // which they hold a role; anything else is refused as Keystone refuses it, 401.
+            let own = tenant.contains(&user_tenant);
+            let granted = principal
+                .policies
+                .iter()
+                .any(|p| tenant.id == p.tenant_id || tenant.ancestors.contains(&p.tenant_id));
+            if !own && !granted {
+                return Err(invalid);
+            }
+            if *is_domain_scope {
+                ks.domain_id = Some(tenant.id.simple());
+            } else {
+                ks.project_id = Some(tenant.id.simple());
+            }
+        }
+        let issued = self.tokens.issue(TokenRequest {
+            subject: Subject::User(user.id),
+            owner_tenant: user.tenant_id.to_string(),
+            scope: principal
+                .policies
+                .iter()
+                .map(|p| ScopeClaim {
+                    tuid: p.tenant_id.to_string(),
+                    rn: "account-server".to_owned(),
+                    role: p.role.as_str().to_owned(),
+                })
+                .collect(),
+            keystone: Some(ks),
+            ttl_seconds: self.settings.keystone_token_ttl_seconds,
+        })?;
+        self.metrics.token_issued("keystone", "password");
+        let view = self
+            .token_view(Arc::new(issued.claims), user, &principal)
+            .await?;
+        Ok((issued.token, view))
+    }
+
+    async fn project(
+        &self,
+        project: &NameOrId,
+        _domain: Option<&NameOrId>,
+    ) -> Result<Option<Tenant>, DomainError> {
+        match project {
+            NameOrId::Id(raw) => match TenantId::parse(raw) {
+                Some(id) => match self.store.get_tenant(id).await {
+                    Ok(t) => Ok(Some(t)),
+                    Err(warden_store::StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(store_error(e)),
+                },
+                None => Ok(None),
+            },
+            // Projects by name arrive with the project API; until then only ids resolve.
+            NameOrId::Name(_) => Ok(None),
+        }
+    }
+
+    async fn token_view(
+        &self,
+        claims: Arc<Claims>,
+        user: User,
+        principal: &Principal,
+    ) -> Result<TokenView, DomainError> {
+        let user_domain = self.domain_of(user.tenant_id).await?;
+        let ks = claims.ks.clone().unwrap_or_default();
+        let scope = if let Some(raw) = &ks.domain_id {
+            ScopeView::Domain(
+                self.tenant(TenantId::parse(raw).ok_or(DomainError::Internal)?)
+                    .await?,
+            )
+        } else if let Some(raw) = &ks.project_id {
+            let project = self
+                .tenant(TenantId::parse(raw).ok_or(DomainError::Internal)?)
+                .await?;
+            let domain = self.domain_of(project.id).await?;
+            ScopeView::Project { project, domain }
+        } else {
+            ScopeView::Unscoped
+        };
+        let mut roles: Vec<String> = Vec::new();
+        if let ScopeView::Domain(t) | ScopeView::Project { project: t, .. } = &scope {
+            for p in &principal.policies {
+                if t.id == p.tenant_id || t.ancestors.contains(&p.tenant_id) {
+                    let name = keystone_role_name(&p.role).to_owned();
+                    if !roles.contains(&name) {
+                        roles.push(name);
+                    }
+                }
+            }
+        }
+        Ok(TokenView {
+            claims,
+            user,
+            user_domain,
+            scope,
+            roles,
+        })
+    }
+
+    /// `GET /v3/auth/tokens`: a caller may validate their own tokens; validating another
+    /// user's needs read access to that user. An invalid subject token is `NotFound`.
+    pub async fn keystone_validate(
+        &self,
+        caller: &Principal,
+        subject_token: &str,
+    ) -> Result<TokenView, DomainError> {
+        let not_found = DomainError::NotFound(Resource::Token);
+        let claims = self
+            .tokens
+            .verify(subject_token)
+            .await
+            .map_err(|_| not_found.clone())?;
+        let subject = match self.principal_for_claims(claims.clone()).await {
+            Ok(p) => p,
+            Err(DomainError::Unauthenticated(_)) => return Err(not_found),
+            Err(e) => return Err(e),
+        };
+        let Subject::User(user_id) = subject.subject else {
+            return Err(not_found);
+        };
+        let user = self
+            .store
+            .get_user(user_id)
+            .await
+            .map_err(|_| not_found.clone())?;
+        if caller.subject != subject.subject
+            && !caller.can_read(&self.tenant(user.tenant_id).await?)
+        {
+            return Err(DomainError::Forbidden);
+        }
+        self.token_view(claims, user, &subject).await
+    }
+}

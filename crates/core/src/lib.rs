@@ -1,0 +1,154 @@
+//! Warden's services: every business rule, authorization decision, hash and signature lives
+//! here, and every face calls the same method for the same operation.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod keys;
+pub mod keystone;
+pub mod metrics;
+pub mod password;
+pub mod secrets;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use warden_domain::{DomainError, PasswordPolicy, Resource};
+use warden_store::{Store, StoreError};
+
+pub use auth::{Credential, Principal};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use keys::{KeyRing, SigningAlg};
+pub use metrics::Metrics;
+pub use password::{HashParams, PasswordHasher};
+pub use secrets::Kek;
+pub use tokens::{Claims, Subject, TokenService};
+
+/// Settings the services need; the binary fills them from its configuration.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    /// Base URL clients reach this server at, e.g. `http://127.0.0.1:8080`. Also the `iss`.
+    pub public_url: String,
+    pub audience: String,
+    pub account_token_ttl_seconds: i64,
+    pub keystone_token_ttl_seconds: i64,
+    pub signing_alg: SigningAlg,
+    pub password_policy: PasswordPolicy,
+    pub hash_params: HashParams,
+    pub hash_concurrency: usize,
+    pub hash_queue: usize,
+    pub token_cache_entries: usize,
+}
+
+impl CoreSettings {
+    pub fn new(public_url: String) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            public_url,
+            audience: "warden".to_owned(),
+            account_token_ttl_seconds: 7200,
+            keystone_token_ttl_seconds: 86_400,
+            signing_alg: SigningAlg::Rs256,
+            password_policy: PasswordPolicy::default(),
+            hash_params: HashParams::default(),
+            hash_concurrency: cores,
+            hash_queue: cores * 32,
+            token_cache_entries: 100_000,
+        }
+    }
+}
+
+/// The services, shared by every face.
+pub struct Warden {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) tokens: TokenService,
+    pub(crate) settings: CoreSettings,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Warden {
+    /// Builds the services over `store`, loading or creating the signing key.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        kek: Kek,
+        clock: Arc<dyn Clock>,
+        settings: CoreSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, DomainError> {
+        let keys = Arc::new(KeyRing::new(store.clone(), Arc::new(kek)));
+        keys.init(settings.signing_alg, clock.now()).await?;
+        let hasher = PasswordHasher::new(
+            settings.hash_params,
+            settings.hash_concurrency,
+            settings.hash_queue,
+            metrics.clone(),
+        )?;
+        let tokens = TokenService::new(
+            keys.clone(),
+            clock.clone(),
+            settings.public_url.clone(),
+            settings.audience.clone(),
+            settings.token_cache_entries,
+        );
+        Ok(Self {
+            store,
+            clock,
+            hasher,
+            keys,
+            tokens,
+            settings,
+            metrics,
+        })
+    }
+
+    pub fn settings(&self) -> &CoreSettings {
+        &self.settings
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks()
+    }
+
+    /// Generates a new signing key and makes it the active one.
+    pub async fn rotate_signing_key(&self) -> Result<String, DomainError> {
+        self.keys
+            .rotate(self.settings.signing_alg, self.clock.now())
+            .await
+    }
+
+    /// Whether the store answers; used by `/healthz`.
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+}
+
+/// Maps a store failure to the domain error. `NotFound` and `Conflict` are mapped by callers
+/// that know which resource they were after; here they mean an inconsistency.
+pub(crate) fn store_error(e: StoreError) -> DomainError {
+    match e {
+        StoreError::VersionMismatch => DomainError::VersionMismatch,
+        StoreError::Unavailable(why) => {
+            tracing::warn!(error = %why, "store unavailable");
+            DomainError::Unavailable
+        }
+        StoreError::NotFound | StoreError::Conflict(_) | StoreError::Internal(_) => {
+            tracing::error!(error = %e, "store failure");
+            DomainError::Internal
+        }
+    }
+}
+
+/// Maps a store failure where `NotFound` means the named resource does not exist.
+pub(crate) fn store_error_for(resource: Resource) -> impl Fn(StoreError) -> DomainError {
+    move |e| match e {
+        StoreError::NotFound => DomainError::NotFound(resource),
+        StoreError::Conflict("login") => DomainError::LoginTaken,
+        other => store_error(other),
+    }
+}

@@ -1,0 +1,244 @@
+//! Password hashing: Argon2id in PHC strings, computed off the async executor behind a
+//! semaphore sized to the cores, with a bounded queue so a login storm gets fast refusals
+//! instead of unbounded memory and latency.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+use warden_domain::{DomainError, Password};
+
+use crate::metrics::Metrics;
+
+/// Argon2id cost. The defaults are OWASP's minimum for Argon2id: 19 MiB, t=2, p=1.
+#[derive(Clone, Copy, Debug)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+pub struct PasswordHasher {
+    argon: Argon2<'static>,
+    params: HashParams,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    /// A real hash of a random password, verified against when the user does not exist so
+    /// that unknown users cost the same time as wrong passwords.
+    dummy_hash: String,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Match { needs_rehash: bool },
+    Mismatch,
+}
+
+impl PasswordHasher {
+    pub fn new(
+        params: HashParams,
+        concurrency: usize,
+        max_waiting: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, DomainError> {
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|_| DomainError::Internal)?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let dummy_hash = hash_with(&argon, &crate::secrets::new_generated_password())?;
+        Ok(Self {
+            argon,
+            params,
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting: max_waiting.max(1),
+            dummy_hash,
+            metrics,
+        })
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    /// Runs `work` on the blocking pool once a hashing slot is free; refuses at once with
+    /// `Overloaded` when too many hashes are already waiting.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, DomainError> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.metrics.password_hash_rejected.inc();
+            return Err(DomainError::Overloaded);
+        }
+        self.metrics.password_hash_waiting.inc();
+        let permit = self.slots.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.password_hash_waiting.dec();
+        let permit = permit.map_err(|_| DomainError::Unavailable)?;
+        self.metrics.password_hash_running.inc();
+        let argon = self.argon.clone();
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            let out = work(argon);
+            drop(permit);
+            out
+        })
+        .await;
+        self.metrics.password_hash_running.dec();
+        self.metrics
+            .password_hash_duration
+            .observe(started.elapsed().as_secs_f64());
+        result.map_err(|_| DomainError::Internal)
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, DomainError> {
+        let plain = password.expose().to_owned();
+        self.run(move |argon| hash_with(&argon, &plain)).await?
+    }
+
+    /// Verifies `password` against `stored`, or against the dummy hash when there is no
+    /// stored hash, so both paths take the same time. A missing hash never matches.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verification, DomainError> {
+        let exists = stored.is_some();
+        let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
+        let plain = password.expose().to_owned();
+        let params = self.params;
+        let matched = self
+            .run(move |argon| match PasswordHash::new(&phc) {
+                Ok(parsed) => {
+                    let ok = argon.verify_password(plain.as_bytes(), &parsed).is_ok();
+                    Some((ok, weaker_than(&parsed, params)))
+                }
+                Err(_) => None,
+            })
+            .await?;
+        Ok(match matched {
+            Some((true, weaker)) if exists => Verification::Match {
+                needs_rehash: weaker,
+            },
+            _ => Verification::Mismatch,
+        })
+    }
+}
+
+fn hash_with(argon: &Argon2<'static>, plain: &str) -> Result<String, DomainError> {
+    let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
+        .map_err(|_| DomainError::Internal)?;
+    argon
+        .hash_password(plain.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| DomainError::Internal)
+}
+
+/// Whether a stored hash was made with weaker parameters than the current ones.
+fn weaker_than(parsed: &PasswordHash<'_>, current: HashParams) -> bool {
+    let Ok(stored) = Params::try_from(parsed) else {
+        return true;
+    };
+    parsed.algorithm.as_str() != "argon2id"
+        || stored.m_cost() < current.memory_kib
+        || stored.t_cost() < current.iterations
+        || stored.p_cost() < current.parallelism
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashParams {
+        HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_wrong_passwords_do_not() {
+        let hasher = PasswordHasher::new(cheap(), 2, 8, Arc::new(Metrics::new())).unwrap();
+        let pw = Password::for_login("correct horse").unwrap();
+        let stored = hasher.hash(&pw).await.unwrap();
+        assert!(stored.starts_with("$argon2id$"));
+        assert_eq!(
+            hasher.verify(&pw, Some(&stored)).await.unwrap(),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        let wrong = Password::for_login("wrong horse").unwrap();
+        assert_eq!(
+            hasher.verify(&wrong, Some(&stored)).await.unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(
+            hasher.verify(&pw, None).await.unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn raised_parameters_ask_for_a_rehash() {
+        let weak = PasswordHasher::new(cheap(), 1, 8, Arc::new(Metrics::new())).unwrap();
+        let pw = Password::for_login("correct horse").unwrap();
+        let stored = weak.hash(&pw).await.unwrap();
+        let stronger = PasswordHasher::new(
+            HashParams {
+                memory_kib: 2048,
+                ..cheap()
+            },
+            1,
+            8,
+            Arc::new(Metrics::new()),
+        )
+        .unwrap();
+        assert_eq!(
+            stronger.verify(&pw, Some(&stored)).await.unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let hasher =
+            Arc::new(PasswordHasher::new(cheap(), 1, 1, Arc::new(Metrics::new())).unwrap());
+        // Hold the only slot so every further hash waits.
+        let guard = hasher.slots.clone().acquire_owned().await.unwrap();
+        let pw = Password::for_login("correct horse").unwrap();
+        let queued = {
+            let hasher = hasher.clone();
+            let pw = pw.clone();
+            tokio::spawn(async move { hasher.hash(&pw).await })
+        };
+        while hasher.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(hasher.hash(&pw).await, Err(DomainError::Overloaded));
+        drop(guard);
+        assert!(queued.await.unwrap().is_ok());
+    }
+}

@@ -1,0 +1,231 @@
+//! User operations shared by every face: create, read, change, delete, set a password.
+//! Each checks authorization against the principal before it touches the store, and every
+//! change is a compare-and-set on `version`.
+
+use warden_domain::{
+    ContactPatch, DomainError, FieldErrorKind, NewUser, Password, Resource, Timestamp, User,
+    UserId, UserPatch,
+};
+
+use crate::auth::Principal;
+use crate::tokens::Subject;
+use crate::{store_error, store_error_for, Warden};
+
+/// How many times a change without a caller-supplied version (IAM self-service) re-reads and
+/// retries after losing a race, before it reports the conflict.
+const SELF_SERVICE_RETRIES: usize = 8;
+
+impl Warden {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn parse_user_id(raw: &str) -> Result<UserId, DomainError> {
+        UserId::parse(raw).ok_or(DomainError::NotFound(Resource::User))
+    }
+
+    async fn load_user(&self, id: UserId) -> Result<User, DomainError> {
+        self.store
+            .get_user(id)
+            .await
+            .map_err(store_error_for(Resource::User))
+    }
+
+    fn is_self(principal: &Principal, user: &User) -> bool {
+        principal.subject == Subject::User(user.id)
+    }
+
+    async fn ensure_can_read(&self, principal: &Principal, user: &User) -> Result<(), DomainError> {
+        if Self::is_self(principal, user) || principal.can_read(&self.tenant(user.tenant_id).await?)
+        {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden)
+        }
+    }
+
+    async fn ensure_can_manage(
+        &self,
+        principal: &Principal,
+        user: &User,
+    ) -> Result<(), DomainError> {
+        if principal.can_manage(&self.tenant(user.tenant_id).await?) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden)
+        }
+    }
+
+    /// Whether a login is still free. Any authenticated caller may ask.
+    pub async fn login_is_free(
+        &self,
+        _principal: &Principal,
+        raw: &str,
+    ) -> Result<bool, DomainError> {
+        let login = warden_domain::Login::parse("username", raw)
+            .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let taken = self
+            .store
+            .login_taken(&login.key())
+            .await
+            .map_err(store_error)?;
+        Ok(!taken)
+    }
+
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        new: NewUser,
+    ) -> Result<User, DomainError> {
+        let tenant = self.tenant(new.tenant_id).await.map_err(|e| match e {
+            DomainError::NotFound(_) => DomainError::invalid("tenant_id", FieldErrorKind::Invalid),
+            other => other,
+        })?;
+        if !principal.can_manage(&tenant) {
+            return Err(DomainError::Forbidden);
+        }
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::new_random(),
+            tenant_id: new.tenant_id,
+            login: new.login,
+            contact: new.contact,
+            language: new.language,
+            activated: false,
+            enabled: new.enabled,
+            terms_accepted: false,
+            mfa_status: "disabled".to_owned(),
+            notifications: new.notifications,
+            business_types: new.business_types,
+            external_id: new.external_id,
+            personal_tenant_id: None,
+            description: new.description,
+            has_password: false,
+            tokens_not_before: Timestamp::EPOCH,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .insert_user(&user)
+            .await
+            .map_err(store_error_for(Resource::User))?;
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, principal: &Principal, raw_id: &str) -> Result<User, DomainError> {
+        let user = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        self.ensure_can_read(principal, &user).await?;
+        Ok(user)
+    }
+
+    /// The caller's own account; API clients have none.
+    pub async fn me(&self, principal: &Principal) -> Result<User, DomainError> {
+        let id = principal
+            .user_id()
+            .ok_or(DomainError::NotFound(Resource::User))?;
+        self.load_user(id).await
+    }
+
+    /// Applies `patch` if the user is still at `expected_version`. A user may change the
+    /// self-service fields of their own account; anything else needs a managing role.
+    pub async fn update_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        patch: UserPatch,
+        expected_version: i64,
+    ) -> Result<User, DomainError> {
+        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        if !(Self::is_self(principal, &current) && patch.is_self_service()) {
+            self.ensure_can_manage(principal, &current).await?;
+        }
+        if current.version != expected_version {
+            return Err(DomainError::VersionMismatch);
+        }
+        let mut next = current.patched(&patch);
+        if !next.enabled && current.enabled {
+            // Disabling a user ends every session they hold.
+            next.tokens_not_before = self.clock.now();
+        }
+        self.store
+            .update_user_if_version(&next, expected_version, self.clock.now())
+            .await
+            .map_err(store_error_for(Resource::User))
+    }
+
+    /// Self-service contact change (IAM `/info`): only the user themself, no version from the
+    /// caller, so a lost race is retried on a fresh read rather than reported.
+    pub async fn update_own_contact(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        patch: ContactPatch,
+    ) -> Result<User, DomainError> {
+        let id = Self::parse_user_id(raw_id)?;
+        let patch = UserPatch {
+            contact: patch,
+            ..UserPatch::default()
+        };
+        for _ in 0..SELF_SERVICE_RETRIES {
+            let current = self.load_user(id).await?;
+            if !Self::is_self(principal, &current) {
+                return Err(DomainError::Forbidden);
+            }
+            if patch.contact.is_empty() {
+                // Nothing to change: no write, no new version.
+                return Ok(current);
+            }
+            let next = current.patched(&patch);
+            match self
+                .store
+                .update_user_if_version(&next, current.version, self.clock.now())
+                .await
+            {
+                Err(warden_store::StoreError::VersionMismatch) => continue,
+                other => return other.map_err(store_error_for(Resource::User)),
+            }
+        }
+        Err(DomainError::VersionMismatch)
+    }
+
+    /// Deletes a disabled user whose version is still `expected_version`.
+    pub async fn delete_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        expected_version: i64,
+    ) -> Result<(), DomainError> {
+        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        self.ensure_can_manage(principal, &current).await?;
+        if current.version != expected_version {
+            return Err(DomainError::VersionMismatch);
+        }
+        if current.enabled {
+            return Err(DomainError::UserStillEnabled);
+        }
+        self.store
+            .delete_user_if_version(current.id, expected_version)
+            .await
+            .map_err(store_error_for(Resource::User))
+    }
+
+    /// Sets a user's password and activates the account. Revokes the user's earlier tokens.
+    pub async fn set_password(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        raw_password: &str,
+    ) -> Result<User, DomainError> {
+        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        self.ensure_can_manage(principal, &current).await?;
+        let password =
+            Password::new_checked("password", raw_password, &self.settings.password_policy)
+                .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let hash = self.hasher.hash(&password).await?;
+        self.store
+            .set_user_password(current.id, &hash, self.clock.now())
+            .await
+            .map_err(store_error_for(Resource::User))
+    }
+}

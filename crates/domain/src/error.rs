@@ -1,0 +1,167 @@
+//! The one domain error. Each face maps every variant to its own status and code with an
+//! exhaustive match, so adding a variant fails to compile until every face has decided.
+
+use std::fmt;
+
+/// What kind of object a `NotFound` or `Conflict` is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    User,
+    Tenant,
+    Client,
+    Token,
+    Domain,
+    Project,
+}
+
+impl Resource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Resource::User => "user",
+            Resource::Tenant => "tenant",
+            Resource::Client => "client",
+            Resource::Token => "token",
+            Resource::Domain => "domain",
+            Resource::Project => "project",
+        }
+    }
+}
+
+/// One invalid field of a request, named as the caller spelled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub kind: FieldErrorKind,
+}
+
+/// Why a field was refused; faces with numeric field codes (IAM 1100–1118) map from this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    Missing,
+    Invalid,
+    TooLong,
+    InvalidEmail,
+    InvalidPhone,
+    PhoneWithoutAreaCode,
+    InvalidLogin,
+    WeakPassword,
+    InvalidPassword,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, kind: FieldErrorKind) -> Self {
+        Self {
+            field: field.into(),
+            kind,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        let what = match self.kind {
+            FieldErrorKind::Missing => "is required",
+            FieldErrorKind::Invalid => "is invalid",
+            FieldErrorKind::TooLong => "is too long",
+            FieldErrorKind::InvalidEmail => {
+                "is not a valid e-mail address of at most 255 characters"
+            }
+            FieldErrorKind::InvalidPhone => "must be at most 32 digits",
+            FieldErrorKind::PhoneWithoutAreaCode => "must be given together with an area code",
+            FieldErrorKind::InvalidLogin => {
+                "must be 3 to 64 characters of letters, digits, spaces and .@_-+:!#$%^*={}'`/?"
+            }
+            FieldErrorKind::WeakPassword => "is too short or too common",
+            FieldErrorKind::InvalidPassword => "is invalid",
+        };
+        format!("'{}' {}", self.field, what)
+    }
+}
+
+/// Why a caller could not be authenticated. Faces answer all of these alike on the wire,
+/// so that a caller learns nothing about which check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credentials were sent.
+    Missing,
+    /// Credentials were sent but are wrong, expired, revoked or malformed.
+    Invalid,
+    /// A request signature did not verify (AK/SK).
+    BadSignature,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The request is malformed or a field is invalid; nothing was changed.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// The body is not the JSON (or form) the endpoint expects.
+    #[error("malformed body: {0}")]
+    MalformedBody(String),
+    #[error("{} not found", .0.as_str())]
+    NotFound(Resource),
+    /// Optimistic concurrency: the caller's `version` is not the current one.
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// A login (user name) is already taken.
+    #[error("login already in use")]
+    LoginTaken,
+    /// Deleting a user who is still enabled.
+    #[error("the user must be disabled before it is deleted")]
+    UserStillEnabled,
+    #[error("authentication required")]
+    Unauthenticated(AuthFailure),
+    #[error("access denied")]
+    Forbidden,
+    /// Password hashing or another bounded resource is saturated; retry later.
+    #[error("overloaded")]
+    Overloaded,
+    /// The store is unreachable or timed out.
+    #[error("service unavailable")]
+    Unavailable,
+    /// A bug or an unexpected failure; its cause is logged, never sent.
+    #[error("internal error")]
+    Internal,
+}
+
+impl DomainError {
+    pub fn invalid(field: impl Into<String>, kind: FieldErrorKind) -> Self {
+        DomainError::Invalid(vec![FieldError::new(field, kind)])
+    }
+
+    /// A human-readable message safe to send to any caller.
+    pub fn public_message(&self) -> String {
+        match self {
+            DomainError::Invalid(fields) => {
+                let parts: Vec<String> = fields.iter().map(FieldError::message).collect();
+                if parts.is_empty() {
+                    "The request is invalid.".to_owned()
+                } else {
+                    format!("The request is invalid: {}.", parts.join("; "))
+                }
+            }
+            DomainError::MalformedBody(why) => format!("The request body is invalid: {why}."),
+            DomainError::NotFound(what) => format!("The {} was not found.", what.as_str()),
+            DomainError::VersionMismatch => {
+                "The object was changed by another request; fetch it and retry with its current version.".to_owned()
+            }
+            DomainError::LoginTaken => "The login is already in use.".to_owned(),
+            DomainError::UserStillEnabled => {
+                "It is prohibited to delete an enabled user; disable it first.".to_owned()
+            }
+            DomainError::Unauthenticated(_) => {
+                "The request you have made requires authentication.".to_owned()
+            }
+            DomainError::Forbidden => {
+                "You are not authorized to perform the requested action.".to_owned()
+            }
+            DomainError::Overloaded => "The server is busy; retry later.".to_owned(),
+            DomainError::Unavailable => "The service is temporarily unavailable.".to_owned(),
+            DomainError::Internal => "An internal error occurred.".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}

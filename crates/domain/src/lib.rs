@@ -1,0 +1,20 @@
+//! Warden's domain: typed identifiers, validated value types, entities, commands and the one
+//! error type every face maps to its own wire format. No I/O, no HTTP, no SQL.
+
+pub mod client;
+pub mod error;
+pub mod ids;
+pub mod policy;
+pub mod tenant;
+pub mod time;
+pub mod user;
+pub mod values;
+
+pub use client::ApiClient;
+pub use error::{AuthFailure, DomainError, FieldError, FieldErrorKind, Resource};
+pub use ids::{ClientId, PolicyId, TenantId, UserId};
+pub use policy::{AccessPolicy, Role, TrusteeType};
+pub use tenant::{Tenant, TenantKind};
+pub use time::Timestamp;
+pub use user::{Contact, ContactPatch, NewUser, PhoneChange, User, UserPatch};
+pub use values::{AreaCode, Email, Login, Password, PasswordPolicy, PhoneNumber, Text};

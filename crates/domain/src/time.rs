@@ -1,0 +1,71 @@
+//! Instants as stored and compared: UTC with microsecond precision.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// A UTC instant with microsecond precision; the store keeps it as microseconds since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    pub fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Self(at.timestamp_micros())
+    }
+
+    pub fn micros(&self) -> i64 {
+        self.0
+    }
+
+    pub fn seconds(&self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+
+    pub fn plus_seconds(&self, seconds: i64) -> Self {
+        Self(self.0.saturating_add(seconds.saturating_mul(1_000_000)))
+    }
+
+    pub fn datetime(&self) -> DateTime<Utc> {
+        Utc.timestamp_micros(self.0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// `2019-07-25T07:11:02.807354+00:00`, the account face's style.
+    pub fn rfc3339_micros_offset(&self) -> String {
+        self.datetime()
+            .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+            .to_string()
+    }
+
+    /// `2015-11-09T01:42:57.527363Z`, the Keystone token style.
+    pub fn rfc3339_micros_z(&self) -> String {
+        self.datetime().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+
+    /// `2020-01-06T08:05:16.000000`, the IAM `create_time` style (UTC, no zone).
+    pub fn iam_naive(&self) -> String {
+        self.datetime().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_face_style() {
+        let t = Timestamp::from_micros(1_564_038_662_807_354);
+        assert_eq!(
+            t.rfc3339_micros_offset(),
+            "2019-07-25T07:11:02.807354+00:00"
+        );
+        assert_eq!(t.rfc3339_micros_z(), "2019-07-25T07:11:02.807354Z");
+        assert_eq!(t.iam_naive(), "2019-07-25T07:11:02.807354");
+        assert_eq!(t.seconds(), 1_564_038_662);
+    }
+}

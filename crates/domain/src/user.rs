@@ -1,0 +1,262 @@
+//! Users: the entity, its contact record, and the commands that create and change it.
+
+use crate::ids::{TenantId, UserId};
+use crate::time::Timestamp;
+use crate::values::{Email, Login};
+
+/// The notifications a new user receives unless told otherwise.
+pub const DEFAULT_NOTIFICATIONS: [&str; 3] = ["quota", "reports", "backup_daily_report"];
+
+/// The identity provider id every local user carries on the account face.
+pub const LOCAL_IDP_ID: &str = "11111111-1111-1111-1111-111111111111";
+
+/// Contact information. The phone is kept as area code plus number so the IAM face can show
+/// both parts; the account face shows them joined as `areacode-number`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub email: Option<Email>,
+    pub areacode: String,
+    pub phone: String,
+    pub firstname: String,
+    pub lastname: String,
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub country: String,
+    pub state: String,
+    pub zipcode: String,
+}
+
+/// A new phone: both parts are replaced together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhoneChange {
+    pub areacode: String,
+    pub phone: String,
+}
+
+/// A partial contact update: only the given fields change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactPatch {
+    pub email: Option<Option<Email>>,
+    pub phone: Option<PhoneChange>,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub zipcode: Option<String>,
+}
+
+impl ContactPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == ContactPatch::default()
+    }
+
+    pub fn apply(&self, contact: &mut Contact) {
+        fn set(target: &mut String, value: &Option<String>) {
+            if let Some(v) = value {
+                target.clone_from(v);
+            }
+        }
+        if let Some(email) = &self.email {
+            contact.email.clone_from(email);
+        }
+        if let Some(phone) = &self.phone {
+            contact.areacode.clone_from(&phone.areacode);
+            contact.phone.clone_from(&phone.phone);
+        }
+        set(&mut contact.firstname, &self.firstname);
+        set(&mut contact.lastname, &self.lastname);
+        set(&mut contact.address1, &self.address1);
+        set(&mut contact.address2, &self.address2);
+        set(&mut contact.city, &self.city);
+        set(&mut contact.country, &self.country);
+        set(&mut contact.state, &self.state);
+        set(&mut contact.zipcode, &self.zipcode);
+    }
+}
+
+/// A user account as every face sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub login: Login,
+    pub contact: Contact,
+    pub language: String,
+    pub activated: bool,
+    pub enabled: bool,
+    pub terms_accepted: bool,
+    pub mfa_status: String,
+    pub notifications: Vec<String>,
+    pub business_types: Vec<String>,
+    pub external_id: Option<String>,
+    pub personal_tenant_id: Option<TenantId>,
+    pub description: String,
+    pub has_password: bool,
+    /// Tokens issued before this instant are no longer accepted (password change, disable).
+    pub tokens_not_before: Timestamp,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl User {
+    /// The user as it is after `patch`, without version or timestamps changed: the store
+    /// bumps those in the same compare-and-set that writes the result.
+    pub fn patched(&self, patch: &UserPatch) -> User {
+        let mut next = self.clone();
+        patch.contact.apply(&mut next.contact);
+        if let Some(login) = &patch.login {
+            next.login = login.clone();
+        }
+        if let Some(language) = &patch.language {
+            next.language.clone_from(language);
+        }
+        if let Some(n) = &patch.notifications {
+            next.notifications.clone_from(n);
+        }
+        if let Some(b) = &patch.business_types {
+            next.business_types.clone_from(b);
+        }
+        if let Some(enabled) = patch.enabled {
+            next.enabled = enabled;
+        }
+        if let Some(external_id) = &patch.external_id {
+            next.external_id.clone_from(external_id);
+        }
+        if let Some(description) = &patch.description {
+            next.description.clone_from(description);
+        }
+        next
+    }
+}
+
+/// A change to a user. `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    pub contact: ContactPatch,
+    pub login: Option<Login>,
+    pub language: Option<String>,
+    pub notifications: Option<Vec<String>>,
+    pub business_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub external_id: Option<Option<String>>,
+    pub description: Option<String>,
+}
+
+impl UserPatch {
+    /// Whether the patch touches only what a user may change on their own account.
+    pub fn is_self_service(&self) -> bool {
+        self.login.is_none()
+            && self.business_types.is_none()
+            && self.enabled.is_none()
+            && self.external_id.is_none()
+    }
+}
+
+/// A user to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    pub tenant_id: TenantId,
+    pub login: Login,
+    pub contact: Contact,
+    pub language: String,
+    pub notifications: Vec<String>,
+    pub business_types: Vec<String>,
+    pub external_id: Option<String>,
+    pub enabled: bool,
+    pub description: String,
+}
+
+impl NewUser {
+    pub fn new(tenant_id: TenantId, login: Login) -> Self {
+        Self {
+            tenant_id,
+            login,
+            contact: Contact::default(),
+            language: "en".to_owned(),
+            notifications: DEFAULT_NOTIFICATIONS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            business_types: Vec::new(),
+            external_id: None,
+            enabled: true,
+            description: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        let new = NewUser::new(
+            TenantId::new_random(),
+            Login::from_trusted("JohnDoe".into()),
+        );
+        User {
+            id: UserId::new_random(),
+            tenant_id: new.tenant_id,
+            login: new.login,
+            contact: Contact {
+                email: Some(Email::from_trusted("johndoe@mysite.com".into())),
+                city: "Berlin".into(),
+                ..Contact::default()
+            },
+            language: new.language,
+            activated: true,
+            enabled: true,
+            terms_accepted: false,
+            mfa_status: "disabled".into(),
+            notifications: new.notifications,
+            business_types: vec![],
+            external_id: None,
+            personal_tenant_id: None,
+            description: String::new(),
+            has_password: true,
+            tokens_not_before: Timestamp::EPOCH,
+            version: 1,
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+        }
+    }
+
+    #[test]
+    fn contact_patch_merges_only_given_fields() {
+        let before = user();
+        let patch = UserPatch {
+            contact: ContactPatch {
+                address1: Some("John Doe Str.".into()),
+                firstname: Some("Foo".into()),
+                ..ContactPatch::default()
+            },
+            ..UserPatch::default()
+        };
+        let after = before.patched(&patch);
+        assert_eq!(after.contact.address1, "John Doe Str.");
+        assert_eq!(after.contact.firstname, "Foo");
+        assert_eq!(after.contact.city, "Berlin");
+        assert_eq!(after.contact.email, before.contact.email);
+        assert_eq!(after.version, before.version);
+    }
+
+    #[test]
+    fn enabling_or_renaming_is_not_self_service() {
+        let rename = UserPatch {
+            login: Some(Login::from_trusted("other".into())),
+            ..UserPatch::default()
+        };
+        assert!(!rename.is_self_service());
+        let enable = UserPatch {
+            enabled: Some(true),
+            ..UserPatch::default()
+        };
+        assert!(!enable.is_self_service());
+        assert!(UserPatch::default().is_self_service());
+    }
+}

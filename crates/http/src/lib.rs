@@ -1,0 +1,281 @@
+//! HTTP plumbing every face shares: reading a bounded JSON body, parsing a query string,
+//! pulling credentials out of headers, and the request id. Each face turns the rejections
+//! defined here into its own error body.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request};
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use warden_core::Credential;
+
+/// The most a request body may hold; set per application, read by every body extractor.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// Why a body could not be turned into the expected value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyRejection {
+    /// The `Content-Type` is missing or is not JSON (account face: 415).
+    UnsupportedMediaType,
+    /// The body is larger than the configured limit (413).
+    TooLarge,
+    /// The body is empty where one is required.
+    Empty,
+    /// The body is not valid JSON of the expected shape; the text is safe to show.
+    Malformed(String),
+}
+
+/// Whether a request declares a JSON body (`application/json`, any parameters, or `+json`).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads the whole body up to the application's limit.
+pub async fn read_body(
+    request: Request<Body>,
+) -> Result<(axum::http::request::Parts, bytes::Bytes), BodyRejection> {
+    let limit = request
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(1024 * 1024, |l| l.0);
+    let (parts, body) = request.into_parts();
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(BodyRejection::TooLarge);
+        }
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| BodyRejection::TooLarge)?;
+    Ok((parts, bytes))
+}
+
+/// Parses JSON, describing the first problem by its path, never by the value sent.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(BodyRejection::Empty);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| BodyRejection::Malformed(describe(&e)))?;
+    de.end()
+        .map_err(|e| BodyRejection::Malformed(describe_syntax(&e)))?;
+    Ok(value)
+}
+
+fn describe(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    use serde_json::error::Category;
+    let inner = e.inner();
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => describe_syntax(inner),
+        Category::Data => {
+            let path = e.path().to_string();
+            let text = inner.to_string();
+            if let Some(field) = text.strip_prefix("missing field ") {
+                let field = field.split(" at line ").next().unwrap_or(field);
+                if path == "." {
+                    format!("missing field {field}")
+                } else {
+                    format!("missing field {field} in '{path}'")
+                }
+            } else {
+                format!("'{path}' has an invalid type or value")
+            }
+        }
+    }
+}
+
+fn describe_syntax(e: &serde_json::Error) -> String {
+    format!("not valid JSON (line {}, column {})", e.line(), e.column())
+}
+
+/// Parses a query string into `T`.
+pub fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, String> {
+    serde_urlencoded::from_str(query.unwrap_or("")).map_err(|e| e.to_string())
+}
+
+/// A malformed `Authorization` header, as opposed to an absent one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedCredentials;
+
+/// `Authorization: Bearer <token>`.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, MalformedCredentials> {
+    match authorization(headers)? {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = rest.trim();
+            if token.is_empty() {
+                Err(MalformedCredentials)
+            } else {
+                Ok(Some(token.to_owned()))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `Authorization: Basic base64(user:password)`.
+pub fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedCredentials> {
+    match authorization(headers)? {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .map_err(|_| MalformedCredentials)?;
+            let text = String::from_utf8(decoded).map_err(|_| MalformedCredentials)?;
+            let (user, password) = text.split_once(':').ok_or(MalformedCredentials)?;
+            Ok(Some((user.to_owned(), password.to_owned())))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn authorization(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedCredentials> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| MalformedCredentials)?;
+    let (scheme, rest) = text.split_once(' ').ok_or(MalformedCredentials)?;
+    Ok(Some((scheme.to_owned(), rest.to_owned())))
+}
+
+/// A token header such as `X-Auth-Token` or `X-Subject-Token`.
+pub fn token_header(
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<Option<String>, MalformedCredentials> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let text = v.to_str().map_err(|_| MalformedCredentials)?.trim();
+            if text.is_empty() {
+                Err(MalformedCredentials)
+            } else {
+                Ok(Some(text.to_owned()))
+            }
+        }
+    }
+}
+
+/// The token a keystone or iam request carries: `X-Auth-Token`, or a Bearer token.
+pub fn keystone_credential(
+    headers: &HeaderMap,
+) -> Result<Option<Credential>, MalformedCredentials> {
+    if let Some(token) = token_header(headers, "x-auth-token")? {
+        return Ok(Some(Credential::Token(token)));
+    }
+    Ok(bearer(headers)?.map(Credential::Token))
+}
+
+/// The request id the application assigned (also sent back in `X-Request-Id`).
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(name: &'static str, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_with_parameters() {
+        assert!(is_json(&headers(
+            "content-type",
+            "application/json;charset=utf8"
+        )));
+        assert!(is_json(&headers(
+            "content-type",
+            "Application/JSON; charset=UTF-8"
+        )));
+        assert!(!is_json(&headers("content-type", "text/plain")));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn basic_and_bearer_are_told_apart_and_malformed_headers_are_refused() {
+        // "alice:s3:cret" — the password may itself contain a colon.
+        let h = headers("authorization", "Basic YWxpY2U6czM6Y3JldA==");
+        assert_eq!(basic(&h), Ok(Some(("alice".into(), "s3:cret".into()))));
+        assert_eq!(bearer(&h), Ok(None));
+        assert_eq!(
+            bearer(&headers("authorization", "Bearer abc")),
+            Ok(Some("abc".into()))
+        );
+        assert_eq!(
+            basic(&headers("authorization", "Basic !!!")),
+            Err(MalformedCredentials)
+        );
+        assert_eq!(
+            bearer(&headers("authorization", "Bearer ")),
+            Err(MalformedCredentials)
+        );
+        assert_eq!(
+            bearer(&headers("authorization", "garbage")),
+            Err(MalformedCredentials)
+        );
+    }
+
+    #[test]
+    fn json_errors_do_not_echo_values() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            version: i64,
+        }
+        let err = parse_json::<T>(br#"{"version": "secret-looking"}"#).unwrap_err();
+        let BodyRejection::Malformed(text) = err else {
+            panic!("expected malformed")
+        };
+        assert!(!text.contains("secret-looking"), "{text}");
+        assert!(text.contains("version"), "{text}");
+        assert!(matches!(parse_json::<T>(b"  "), Err(BodyRejection::Empty)));
+        assert!(matches!(
+            parse_json::<T>(b"{} trailing"),
+            Err(BodyRejection::Malformed(_))
+        ));
+    }
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Middleware: makes the request id available to error bodies built anywhere in the request.
+pub async fn scope_request_id(
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = request_id(request.headers());
+    REQUEST_ID.scope(id, next.run(request)).await
+}
+
+/// The id of the request being served, for error bodies; empty outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}

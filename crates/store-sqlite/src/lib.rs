@@ -1,0 +1,548 @@
+//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a write acknowledged to
+//! a client survives a crash of the process or the machine. One writer connection serialises
+//! every transaction; a small pool of readers serves reads concurrently.
+
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
+use warden_store::{BootstrapPlan, SigningKeyRecord, Store, StoreError, UserCredentials};
+
+use rows::{
+    client_from_row, key_from_row, policy_from_row, tenant_from_row, tenant_path, user_from_row,
+    USER_COLUMNS,
+};
+
+/// The migrations of this backend, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Names of the migrations, in order; the PostgreSQL backend must hold the same list.
+pub fn migration_names() -> Vec<String> {
+    MIGRATOR
+        .iter()
+        .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
+        .collect()
+}
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Internal(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(unavailable)?;
+        Ok(Self { writer, reader })
+    }
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Maps a sqlx error, naming unique-constraint violations by the column they concern.
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let msg = db.message();
+            if msg.contains("login_key") {
+                StoreError::Conflict("login")
+            } else if msg.contains("tenants.kind") {
+                StoreError::Conflict("root")
+            } else {
+                StoreError::Conflict("unique")
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn json_list(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+async fn insert_user_on<'c, E>(
+    executor: E,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    let c = &user.contact;
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, login, login_key, email, areacode, phone, firstname, lastname, \
+         address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
+         mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
+         password_hash, tokens_not_before, version, created_at, updated_at) \
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.tenant_id.to_string())
+    .bind(user.login.as_str())
+    .bind(user.login.key())
+    .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(&c.areacode)
+    .bind(&c.phone)
+    .bind(&c.firstname)
+    .bind(&c.lastname)
+    .bind(&c.address1)
+    .bind(&c.address2)
+    .bind(&c.city)
+    .bind(&c.country)
+    .bind(&c.state)
+    .bind(&c.zipcode)
+    .bind(&user.language)
+    .bind(user.activated)
+    .bind(user.enabled)
+    .bind(user.terms_accepted)
+    .bind(&user.mfa_status)
+    .bind(json_list(&user.notifications))
+    .bind(json_list(&user.business_types))
+    .bind(user.external_id.as_deref())
+    .bind(user.personal_tenant_id.map(|t| t.to_string()))
+    .bind(&user.description)
+    .bind(password_hash)
+    .bind(user.tokens_not_before.micros())
+    .bind(user.version)
+    .bind(user.created_at.micros())
+    .bind(user.updated_at.micros())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Reads through the writer so the answer reflects the write just made.
+    async fn fetch_user_fresh(&self, id: UserId) -> Result<User, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn credentials(
+        &self,
+        clause: &str,
+        key: String,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {clause} = ?");
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(UserCredentials {
+                user: user_from_row(&r)?,
+                password_hash: r.try_get("password_hash").map_err(map_err)?,
+            })),
+        }
+    }
+
+    /// Tells apart "gone" and "changed" after a compare-and-set matched no row.
+    async fn cas_failure(&self, table: &'static str, id: String) -> StoreError {
+        let sql = format!("SELECT 1 FROM {table} WHERE id = ?");
+        match sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await
+        {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => map_err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let existing = sqlx::query("SELECT 1 FROM tenants WHERE kind = 'root'")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if existing.is_some() {
+            return Ok(false);
+        }
+        let root = &plan.root;
+        sqlx::query(
+            "INSERT INTO tenants (id, parent_id, path, kind, name, is_domain, enabled, language, owner_id, \
+             version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        )
+        .bind(root.id.to_string())
+        .bind(root.parent_id.map(|p| p.to_string()))
+        .bind(tenant_path(root))
+        .bind(root.kind.as_str())
+        .bind(&root.name)
+        .bind(root.is_domain)
+        .bind(root.enabled)
+        .bind(&root.language)
+        .bind(root.owner_id.map(|o| o.to_string()))
+        .bind(root.version)
+        .bind(root.created_at.micros())
+        .bind(root.updated_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_user_on(&mut *tx, &plan.admin, Some(&plan.admin_password_hash)).await?;
+        let p = &plan.admin_policy;
+        sqlx::query(
+            "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at) \
+             VALUES (?,?,?,?,?,?,?,?)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.trustee_id.to_string())
+        .bind(p.trustee_type.as_str())
+        .bind(p.tenant_id.to_string())
+        .bind(p.role.as_str())
+        .bind(p.issuer_id.to_string())
+        .bind(p.version)
+        .bind(p.created_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let c = &plan.client;
+        sqlx::query(
+            "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, enabled, \
+             created_by, version, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.tenant_id.to_string())
+        .bind(&c.kind)
+        .bind(&c.token_endpoint_auth_method)
+        .bind(c.data.to_string())
+        .bind(&plan.client_secret_hash)
+        .bind(c.enabled)
+        .bind(c.created_by.map(|u| u.to_string()))
+        .bind(c.version)
+        .bind(c.created_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn root_tenant(&self) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE kind = 'root'")
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| tenant_from_row(&r)).transpose()
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        tenant_from_row(&row)
+    }
+
+    async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE is_domain = 1 AND name = ?")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| tenant_from_row(&r)).transpose()
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        insert_user_on(&self.writer, user, None).await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
+        self.fetch_user(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM users WHERE login_key = ?")
+            .bind(login_key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn user_credentials_by_login(
+        &self,
+        login_key: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        self.credentials("login_key", login_key.to_owned()).await
+    }
+
+    async fn user_credentials_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        self.credentials("id", id.to_string()).await
+    }
+
+    async fn update_user_if_version(
+        &self,
+        next: &User,
+        expected_version: i64,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let c = &next.contact;
+        let done = sqlx::query(
+            "UPDATE users SET login = ?, login_key = ?, email = ?, areacode = ?, phone = ?, firstname = ?, \
+             lastname = ?, address1 = ?, address2 = ?, city = ?, country = ?, state = ?, zipcode = ?, \
+             language = ?, enabled = ?, terms_accepted = ?, notifications = ?, business_types = ?, \
+             external_id = ?, description = ?, tokens_not_before = ?, version = version + 1, updated_at = ? \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(next.login.as_str())
+        .bind(next.login.key())
+        .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(&c.areacode)
+        .bind(&c.phone)
+        .bind(&c.firstname)
+        .bind(&c.lastname)
+        .bind(&c.address1)
+        .bind(&c.address2)
+        .bind(&c.city)
+        .bind(&c.country)
+        .bind(&c.state)
+        .bind(&c.zipcode)
+        .bind(&next.language)
+        .bind(next.enabled)
+        .bind(next.terms_accepted)
+        .bind(json_list(&next.notifications))
+        .bind(json_list(&next.business_types))
+        .bind(next.external_id.as_deref())
+        .bind(&next.description)
+        .bind(next.tokens_not_before.micros())
+        .bind(now.micros())
+        .bind(next.id.to_string())
+        .bind(expected_version)
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(self.cas_failure("users", next.id.to_string()).await);
+        }
+        self.fetch_user_fresh(next.id).await
+    }
+
+    async fn set_user_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ?, activated = 1, tokens_not_before = ?, \
+             version = version + 1, updated_at = ? WHERE id = ?",
+        )
+        .bind(password_hash)
+        .bind(now.micros())
+        .bind(now.micros())
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.fetch_user_fresh(id).await
+    }
+
+    async fn rehash_user_password(
+        &self,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+            .bind(new_hash)
+            .bind(id.to_string())
+            .bind(old_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_if_version(
+        &self,
+        id: UserId,
+        expected_version: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ? AND version = ?")
+            .bind(id.to_string())
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            drop(tx);
+            return Err(self.cas_failure("users", id.to_string()).await);
+        }
+        sqlx::query("DELETE FROM access_policies WHERE trustee_id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_client(&self, id: ClientId) -> Result<ApiClient, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_clients WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        client_from_row(&row)
+    }
+
+    async fn client_credentials(
+        &self,
+        id: ClientId,
+    ) -> Result<Option<(ApiClient, String)>, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_clients WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((
+                client_from_row(&r)?,
+                r.try_get("secret_sha256").map_err(map_err)?,
+            ))),
+        }
+    }
+
+    async fn policies_of(&self, trustee: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM access_policies WHERE trustee_id = ? ORDER BY created_at, id",
+        )
+        .bind(trustee.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM signing_keys ORDER BY created_at")
+            .fetch_all(&self.writer)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        activate: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        if activate {
+            sqlx::query("UPDATE signing_keys SET state = 'retired' WHERE state = 'active'")
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, state, private_key_encrypted, public_jwk, created_at) VALUES (?,?,?,?,?,?)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(key.state.as_str())
+        .bind(&key.private_key_encrypted)
+        .bind(key.public_jwk.to_string())
+        .bind(key.created_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM revoked_tokens WHERE jti = ?")
+            .bind(jti)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
+            .bind(jti)
+            .bind(expires_at.micros())
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}

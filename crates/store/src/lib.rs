@@ -1,0 +1,163 @@
+//! The store: one trait family that every backend implements, with whole-operation methods
+//! (each its own transaction) and one error type. No backend type crosses this line.
+
+use async_trait::async_trait;
+use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; the string names it (e.g. `login`).
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// A compare-and-set on `version` found another version.
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// The database is unreachable, timed out, or the pool is exhausted.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: corrupt data, a bug. The text is for logs only.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// A signing key as stored: the private part encrypted with the key-encryption key.
+#[derive(Clone, Debug)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub alg: String,
+    pub state: KeyState,
+    pub private_key_encrypted: Vec<u8>,
+    pub public_jwk: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+/// A key's place in rotation: staged keys are published but do not sign yet; the active key
+/// signs; retired keys only verify tokens they signed until those expire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Staged,
+    Active,
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyState::Staged => "staged",
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "staged" => KeyState::Staged,
+            "active" => KeyState::Active,
+            "retired" => KeyState::Retired,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything first start creates, written in one transaction.
+#[derive(Clone, Debug)]
+pub struct BootstrapPlan {
+    pub root: Tenant,
+    pub admin: User,
+    pub admin_password_hash: String,
+    pub admin_policy: AccessPolicy,
+    pub client: ApiClient,
+    pub client_secret_hash: String,
+}
+
+/// A user with the secret material needed to authenticate them.
+#[derive(Clone, Debug)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap liveness check of the database.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates the root tenant, administrator and first API client unless a root exists.
+    /// Returns whether this call created them; concurrent callers create them exactly once.
+    async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool, StoreError>;
+
+    async fn root_tenant(&self) -> Result<Option<Tenant>, StoreError>;
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError>;
+    /// A tenant flagged as a domain, by exact name.
+    async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
+
+    /// Inserts a user; `Conflict("login")` when the login is taken.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn get_user(&self, id: UserId) -> Result<User, StoreError>;
+    async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError>;
+    async fn user_credentials_by_login(
+        &self,
+        login_key: &str,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+    async fn user_credentials_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+
+    /// Writes `next` if the stored version is still `expected_version`, setting the version to
+    /// `expected_version + 1` and `updated_at` to `now`. Returns the stored result.
+    async fn update_user_if_version(
+        &self,
+        next: &User,
+        expected_version: i64,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+
+    /// Sets a password hash, activates the user, revokes tokens issued before `now` and
+    /// increments the version. Returns the stored result.
+    async fn set_user_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+
+    /// Replaces a hash with a stronger one of the same password; not a change of the user.
+    async fn rehash_user_password(
+        &self,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the user if its version is still `expected_version`.
+    async fn delete_user_if_version(
+        &self,
+        id: UserId,
+        expected_version: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn get_client(&self, id: ClientId) -> Result<ApiClient, StoreError>;
+    /// The client and the SHA-256 of its secret.
+    async fn client_credentials(
+        &self,
+        id: ClientId,
+    ) -> Result<Option<(ApiClient, String)>, StoreError>;
+
+    /// Every policy whose trustee is this user or client.
+    async fn policies_of(&self, trustee: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError>;
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Inserts a key; with `activate`, retires the previous active key in the same transaction.
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        activate: bool,
+    ) -> Result<(), StoreError>;
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError>;
+}

@@ -1,0 +1,282 @@
+//! Assembles the application: store, services, the three faces, and the HTTP stack around
+//! them (request ids, access log, metrics, body limit), bound to a listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use warden_core::bootstrap::{BootstrapRequest, Generated};
+use warden_core::metrics::{RequestLabels, RouteLabels};
+use warden_core::{CoreSettings, Kek, Metrics, SigningAlg, SystemClock, Warden};
+use warden_domain::{ClientId, PasswordPolicy};
+use warden_store::Store;
+use warden_store_sqlite::SqliteStore;
+
+use crate::settings::Settings;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    warden: Arc<Warden>,
+    generated: Option<Generated>,
+}
+
+/// Opens the store named by the settings' database URL.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        if settings.database_url.is_none() {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!("creating data directory {}", settings.data_dir.display())
+            })?;
+        }
+        let store = SqliteStore::open(&url)
+            .await
+            .context("opening the SQLite store")?;
+        Ok(Arc::new(store))
+    } else {
+        anyhow::bail!("unsupported database URL scheme in {url:?}; expected sqlite://")
+    }
+}
+
+/// The key-encryption key: from the settings, else from `<data_dir>/kek`, created on first
+/// start with owner-only permissions.
+fn load_kek(settings: &Settings) -> anyhow::Result<Kek> {
+    if let Some(text) = Settings::expose(&settings.kek) {
+        return Kek::from_text(&text).context("the configured key-encryption key");
+    }
+    let path = settings.data_dir.join("kek");
+    if !path.exists() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        write_private(&path, &Kek::generate_text())?;
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Kek::from_text(&text).with_context(|| format!("the key-encryption key in {}", path.display()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn core_settings(settings: &Settings, public_url: String) -> anyhow::Result<CoreSettings> {
+    let mut core = CoreSettings::new(public_url);
+    core.signing_alg = SigningAlg::parse(&settings.signing_alg).with_context(|| {
+        format!(
+            "signing_alg {:?}: expected RS256, ES256 or EdDSA",
+            settings.signing_alg
+        )
+    })?;
+    core.account_token_ttl_seconds = settings.account_token_ttl_seconds;
+    core.keystone_token_ttl_seconds = settings.keystone_token_ttl_seconds;
+    core.password_policy = PasswordPolicy {
+        min_chars: settings.password_min_length,
+    };
+    if settings.password_hash_memory_kib < 19 * 1024 || settings.password_hash_iterations < 2 {
+        anyhow::bail!("password hashing below Argon2id m=19456 KiB, t=2 is not allowed");
+    }
+    core.hash_params.memory_kib = settings.password_hash_memory_kib;
+    core.hash_params.iterations = settings.password_hash_iterations;
+    Ok(core)
+}
+
+impl Application {
+    /// Opens the store, loads keys, bootstraps an empty store, binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        let kek = load_kek(&settings)?;
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let metrics = Arc::new(Metrics::new());
+        let warden = Warden::start(
+            store,
+            kek,
+            Arc::new(SystemClock),
+            core_settings(&settings, public_url)?,
+            metrics,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("starting services: {e}"))?;
+        let warden = Arc::new(warden);
+        let client_id = settings
+            .bootstrap_client_id
+            .as_deref()
+            .map(|raw| ClientId::parse(raw).context("bootstrap_client_id must be a UUID"))
+            .transpose()?;
+        let generated = warden
+            .bootstrap(BootstrapRequest {
+                root_name: settings.root_tenant_name.clone(),
+                admin_login: settings.bootstrap_admin_login.clone(),
+                admin_password: Settings::expose(&settings.bootstrap_admin_password),
+                client_id,
+                client_secret: Settings::expose(&settings.bootstrap_client_secret),
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.public_message()))?;
+        let router = router(warden.clone(), settings.max_body_bytes);
+        Ok(Self {
+            listener,
+            router,
+            warden,
+            generated,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn warden(&self) -> Arc<Warden> {
+        self.warden.clone()
+    }
+
+    /// What first start generated (credentials to show once); `None` on later starts.
+    pub fn generated(&self) -> Option<&Generated> {
+        self.generated.as_ref()
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // Trailing slashes are trimmed before routing: `/v3/` and `/v3` are one resource.
+        let service = NormalizePathLayer::trim_trailing_slash().layer(self.router);
+        axum::serve(
+            self.listener,
+            axum::ServiceExt::<Request>::into_make_service(service),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(warden_api_keystone::root_router())
+        .merge(warden_api_account::root_router())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .nest("/api/2", warden_api_account::router())
+        .nest("/v3", warden_api_keystone::router())
+        .nest("/v3.0", warden_api_iam::router())
+        .fallback(warden_api_keystone::fallback)
+        .layer(middleware::from_fn(warden_http::scope_request_id))
+        .layer(middleware::from_fn_with_state(warden.clone(), access_log))
+        .layer(Extension(warden_http::BodyLimit(max_body_bytes)))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(warden)
+}
+
+/// One log line and one metrics sample per request.
+async fn access_log(State(warden): State<Arc<Warden>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let request_id = warden_http::request_id(request.headers());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        "request"
+    );
+    warden
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method: method.to_string(),
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    warden
+        .metrics
+        .request_duration
+        .get_or_create(&RouteLabels { route })
+        .observe(elapsed.as_secs_f64());
+    response
+}
+
+async fn healthz(State(warden): State<Arc<Warden>>) -> Response {
+    if warden.ready().await {
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable"})),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(warden): State<Arc<Warden>>) -> Response {
+    let mut response = warden.metrics.encode().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+/// `warden keys rotate`: a new active key in the store; running nodes pick it up when they
+/// meet its `kid` or reload.
+pub async fn rotate_key(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<String> {
+    let kek = load_kek(settings)?;
+    let alg = SigningAlg::parse(&settings.signing_alg).context("signing_alg")?;
+    let keys = warden_core::KeyRing::new(store, Arc::new(kek));
+    keys.rotate(alg, warden_core::Clock::now(&SystemClock))
+        .await
+        .map_err(|e| anyhow::anyhow!("rotating the signing key: {e}"))
+}

@@ -1,0 +1,103 @@
+//! The `warden` binary: parse the command line, set up logging, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use warden::cli::{Cli, Command, KeysCommand};
+use warden::settings::LogFormat;
+use warden::{Application, Settings};
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; draining in-flight requests");
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            if let Some(generated) = app.generated() {
+                // Shown once: these are never stored in plain text and never printed again.
+                println!(
+                    "Warden bootstrap: created the root tenant, administrator and API client."
+                );
+                println!("  admin login:    {}", generated.admin_login);
+                if let Some(password) = &generated.admin_password {
+                    println!("  admin password: {password}");
+                }
+                println!("  client id:      {}", generated.client_id);
+                if let Some(secret) = &generated.client_secret {
+                    println!("  client secret:  {secret}");
+                }
+            }
+            tracing::info!(address = %app.local_addr(), "listening");
+            app.serve(shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            warden::app::open_store(&settings).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let store = warden::app::open_store(&settings).await?;
+            let kid = warden::app::rotate_key(&settings, store).await?;
+            println!("new active signing key: {kid}");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), &cli.overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warden: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    match run(cli, settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "warden failed");
+            eprintln!("warden: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
