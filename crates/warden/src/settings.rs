@@ -200,12 +200,14 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's test jail returns its own large error type
 mod tests {
     use super::*;
 
     #[test]
     fn toml_env_and_flags_layer_in_order_and_secrets_are_redacted() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("warden.toml", "listen = \"127.0.0.1:1\"\nlog_level = \"debug\"\nbootstrap_admin_password = \"from-file-123\"")?;
             jail.set_env("WARDEN_LISTEN", "127.0.0.1:2");
             let overrides = Overrides {
@@ -225,6 +227,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_an_error() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("WARDEN_LISTN", "127.0.0.1:2");
             assert!(Settings::load(None, &Overrides::default()).is_err());
             Ok(())
@@ -234,6 +237,7 @@ mod tests {
     #[test]
     fn secrets_can_come_from_files() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("pw", "s3cret-passw0rd\n")?;
             jail.set_env("WARDEN_BOOTSTRAP_ADMIN_PASSWORD_FILE", "pw");
             let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;

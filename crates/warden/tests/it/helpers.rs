@@ -1,0 +1,228 @@
+//! The test harness: a running application, its bootstrap credentials, and shortcuts for the
+//! calls most tests need.
+
+use reqwest::{Client, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use warden::{Application, Settings};
+
+pub const ADMIN_LOGIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-Passw0rd-for-tests";
+pub const CLIENT_SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub const USER_PASSWORD: &str = "user-Passw0rd-for-tests";
+
+pub struct TestApp {
+    pub url: String,
+    pub http: Client,
+    pub client_id: String,
+    pub data_dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn settings_for(dir: &std::path::Path, client_id: &str) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".to_owned(),
+        data_dir: dir.to_owned(),
+        bootstrap_admin_login: ADMIN_LOGIN.to_owned(),
+        bootstrap_admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+        bootstrap_client_id: Some(client_id.to_owned()),
+        bootstrap_client_secret: Some(SecretString::from(CLIENT_SECRET)),
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let client_id = uuid::Uuid::new_v4().to_string();
+        let mut settings = settings_for(dir.path(), &client_id);
+        adjust(&mut settings);
+        Self::start(dir, client_id, settings).await
+    }
+
+    /// Starts an application over an existing data directory (a restart).
+    pub async fn start(dir: tempfile::TempDir, client_id: String, settings: Settings) -> Self {
+        let app = Application::build(settings)
+            .await
+            .expect("application starts");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            url,
+            http: Client::new(),
+            client_id,
+            data_dir: dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server, draining requests, and hands back its data directory.
+    pub async fn stop(mut self) -> (tempfile::TempDir, String) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = std::mem::replace(&mut self.data_dir, dir);
+        (data, self.client_id.clone())
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    pub async fn client_token(&self) -> String {
+        let r = self
+            .http
+            .post(self.at("/api/2/idp/token"))
+            .basic_auth(&self.client_id, Some(CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn root_tenant_id(&self) -> String {
+        let token = self.client_token().await;
+        let r = self
+            .http
+            .get(self.at(&format!("/api/2/clients/{}", self.client_id)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["tenant_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a user in the root tenant through the account face; returns its JSON.
+    pub async fn create_user(&self, login: &str) -> Value {
+        let token = self.client_token().await;
+        let tenant = self.root_tenant_id().await;
+        let r = self
+            .http
+            .post(self.at("/api/2/users"))
+            .bearer_auth(&token)
+            .json(&json!({"tenant_id": tenant, "login": login, "contact": {"email": format!("{login}@example.com")}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// Creates a user and sets its password (which activates it); returns its id.
+    pub async fn create_active_user(&self, login: &str) -> String {
+        let user = self.create_user(login).await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        let r = self
+            .http
+            .post(self.at(&format!("/api/2/users/{id}/password")))
+            .bearer_auth(self.client_token().await)
+            .json(&json!({"password": USER_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        id
+    }
+
+    pub async fn get_user(&self, id: &str) -> Value {
+        let r = self
+            .http
+            .get(self.at(&format!("/api/2/users/{id}")))
+            .bearer_auth(self.client_token().await)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// A domain-scoped Keystone token, the way IAM clients obtain one.
+    pub async fn keystone_token(&self, login: &str, password: &str) -> String {
+        let r = self
+            .keystone_auth(login, password, json!({"domain": {"name": "Default"}}))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.headers()["x-subject-token"].to_str().unwrap().to_owned()
+    }
+
+    pub async fn keystone_auth(&self, login: &str, password: &str, scope: Value) -> Response {
+        self.http
+            .post(self.at("/v3/auth/tokens"))
+            .json(&json!({"auth": {
+                "identity": {"methods": ["password"], "password": {"user": {
+                    "name": login, "domain": {"name": "Default"}, "password": password}}},
+                "scope": scope}}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn user_token(&self, login: &str) -> String {
+        let r = self
+            .http
+            .post(self.at("/api/2/idp/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", login),
+                ("password", USER_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// The account face's error envelope, checked for shape; returns its `code`.
+pub async fn account_error(r: Response, status: StatusCode) -> i64 {
+    assert_eq!(r.status(), status);
+    let body: Value = r.json().await.unwrap();
+    let error = &body["error"];
+    assert!(error["message"].is_string(), "{body}");
+    assert!(error["details"].is_object(), "{body}");
+    assert_eq!(error["domain"], "PlatformAccountServer");
+    error["code"].as_i64().expect("integer code")
+}
+
+/// The IAM error body, checked for shape; returns its `error_code`.
+pub async fn iam_error(r: Response, status: StatusCode) -> String {
+    assert_eq!(r.status(), status);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error_msg"].is_string(), "{body}");
+    body["error_code"].as_str().expect("string code").to_owned()
+}
+
+/// Keystone's error body, checked for shape.
+pub async fn keystone_error(r: Response, status: StatusCode) {
+    assert_eq!(r.status(), status);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], status.as_u16());
+    assert!(body["error"]["message"].is_string());
+    assert!(body["error"]["title"].is_string());
+}

@@ -1,0 +1,260 @@
+//! The keystone face: version documents, password authentication with every scope, token
+//! validation, and tokens accepted across faces.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn version_documents_are_served_without_authentication() {
+    let app = TestApp::spawn().await;
+    let v3: Value = app
+        .http
+        .get(app.at("/v3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v3["version"]["status"], "stable");
+    assert_eq!(v3["version"]["links"][0]["href"], app.at("/v3/").as_str());
+    let slash = app.http.get(app.at("/v3/")).send().await.unwrap();
+    assert_eq!(slash.status(), StatusCode::OK);
+    let root = app.http.get(app.at("/")).send().await.unwrap();
+    assert_eq!(root.status(), StatusCode::MULTIPLE_CHOICES);
+    let root: Value = root.json().await.unwrap();
+    assert_eq!(root["versions"]["values"][0]["id"], v3["version"]["id"]);
+}
+
+#[tokio::test]
+async fn password_auth_with_domain_scope_returns_201_subject_token_and_catalog() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .keystone_auth(
+            ADMIN_LOGIN,
+            ADMIN_PASSWORD,
+            json!({"domain": {"id": "default"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.headers().contains_key("x-subject-token"));
+    let body: Value = r.json().await.unwrap();
+    let token = &body["token"];
+    assert_eq!(token["methods"], json!(["password"]));
+    assert_eq!(token["user"]["name"], ADMIN_LOGIN);
+    assert_eq!(token["user"]["id"].as_str().unwrap().len(), 32);
+    assert_eq!(token["domain"]["id"], token["user"]["domain"]["id"]);
+    assert!(token["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(token["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "admin"));
+    let identity = token["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "identity")
+        .unwrap();
+    let public = identity["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["interface"] == "public")
+        .unwrap();
+    assert_eq!(public["url"], app.at("/v3").as_str());
+}
+
+#[tokio::test]
+async fn nocatalog_unscoped_project_and_user_id_variants() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .http
+        .post(app.at("/v3/auth/tokens?nocatalog=true"))
+        .json(
+            &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": ADMIN_LOGIN, "domain": {"name": "Default"}, "password": ADMIN_PASSWORD}}},
+            "scope": {"domain": {"name": "Default"}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["token"].get("catalog").is_none());
+    let domain_id = body["token"]["domain"]["id"].as_str().unwrap().to_owned();
+    let user_id = body["token"]["user"]["id"].as_str().unwrap().to_owned();
+
+    let unscoped = app
+        .http
+        .post(app.at("/v3/auth/tokens"))
+        .json(
+            &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "id": user_id, "password": ADMIN_PASSWORD}}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unscoped.status(), StatusCode::CREATED);
+    let body: Value = unscoped.json().await.unwrap();
+    assert!(body["token"].get("domain").is_none() && body["token"].get("project").is_none());
+
+    let project = app
+        .keystone_auth(
+            ADMIN_LOGIN,
+            ADMIN_PASSWORD,
+            json!({"project": {"id": domain_id}}),
+        )
+        .await;
+    assert_eq!(project.status(), StatusCode::CREATED);
+    let body: Value = project.json().await.unwrap();
+    assert_eq!(body["token"]["project"]["id"], domain_id.as_str());
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_are_the_same_401() {
+    let app = TestApp::spawn().await;
+    let wrong = app
+        .keystone_auth(
+            ADMIN_LOGIN,
+            "wrong-password",
+            json!({"domain": {"name": "Default"}}),
+        )
+        .await;
+    let unknown = app
+        .keystone_auth(
+            "nobody",
+            "wrong-password",
+            json!({"domain": {"name": "Default"}}),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    let other_domain = app
+        .keystone_auth(
+            ADMIN_LOGIN,
+            ADMIN_PASSWORD,
+            json!({"domain": {"name": "Elsewhere"}}),
+        )
+        .await;
+    keystone_error(other_domain, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn malformed_auth_requests_are_400_in_keystone_body() {
+    let app = TestApp::spawn().await;
+    for body in [
+        "{".to_owned(),
+        json!({"auth": {}}).to_string(),
+        json!({"auth": {"identity": {"methods": ["password"]}}}).to_string(),
+        json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": "x"}}},
+                "scope": {"domain": {"name": "Default"}, "project": {"id": "x"}}}})
+        .to_string(),
+    ] {
+        let r = app
+            .http
+            .post(app.at("/v3/auth/tokens"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        keystone_error(r, StatusCode::BAD_REQUEST).await;
+    }
+    let r = app
+        .http
+        .delete(app.at("/v3/auth/tokens"))
+        .send()
+        .await
+        .unwrap();
+    keystone_error(r, StatusCode::METHOD_NOT_ALLOWED).await;
+    let r = app
+        .http
+        .get(app.at("/v3/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    keystone_error(r, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn validation_shows_own_tokens_refuses_others_and_404s_invalid_ones() {
+    let app = TestApp::spawn().await;
+    app.create_active_user("ivan").await;
+    app.create_active_user("judy").await;
+    let ivan = app.keystone_token("ivan", USER_PASSWORD).await;
+    let judy = app.keystone_token("judy", USER_PASSWORD).await;
+    let admin = app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    let validate = |caller: &str, subject: &str| {
+        app.http
+            .get(app.at("/v3/auth/tokens"))
+            .header("x-auth-token", caller)
+            .header("x-subject-token", subject)
+            .send()
+    };
+    let own = validate(&ivan, &ivan).await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(own.headers()["x-subject-token"], ivan.as_str());
+    let body: Value = own.json().await.unwrap();
+    assert_eq!(body["token"]["user"]["name"], "ivan");
+    keystone_error(validate(&ivan, &judy).await.unwrap(), StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        validate(&admin, &judy).await.unwrap().status(),
+        StatusCode::OK
+    );
+    keystone_error(
+        validate(&admin, "garbage").await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let head = app
+        .http
+        .head(app.at("/v3/auth/tokens"))
+        .header("x-auth-token", &ivan)
+        .header("x-subject-token", &ivan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    let anonymous = app
+        .http
+        .get(app.at("/v3/auth/tokens"))
+        .header("x-subject-token", &ivan)
+        .send()
+        .await
+        .unwrap();
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    keystone_error(anonymous, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn tokens_of_each_face_are_accepted_by_the_other() {
+    let app = TestApp::spawn().await;
+    let id = app.create_active_user("kate").await;
+    let keystone = app.keystone_token("kate", USER_PASSWORD).await;
+    let me: Value = app
+        .http
+        .get(app.at("/api/2/users/me"))
+        .bearer_auth(&keystone)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], id.as_str());
+
+    let account = app.user_token("kate").await;
+    let r = app
+        .http
+        .get(app.at("/v3/auth/tokens"))
+        .header("x-auth-token", &account)
+        .header("x-subject-token", &keystone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: each starts the real application in-process on port 0 with a fresh
+//! database in a temporary directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod account;
+mod binary;
+mod compat;
+mod concurrency;
+mod helpers;
+mod iam;
+mod keystone;
+mod service;
