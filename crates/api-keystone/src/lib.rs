@@ -17,7 +17,12 @@ pub use error::KeystoneError;
 pub fn router() -> Router<Arc<Warden>> {
     Router::new()
         .route("/", get(versions::v3))
-        .route("/auth/tokens", get(tokens::validate).post(tokens::issue))
+        .route(
+            "/auth/tokens",
+            get(tokens::validate)
+                .post(tokens::issue)
+                .delete(tokens::revoke),
+        )
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
 }

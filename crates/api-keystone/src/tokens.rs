@@ -248,3 +248,16 @@ pub async fn validate(
     );
     with_subject_token(StatusCode::OK, &subject, body)
 }
+
+/// `DELETE /v3/auth/tokens` → 204; the revoked token then validates as 404.
+pub async fn revoke(
+    State(warden): State<Arc<Warden>>,
+    headers: HeaderMap,
+) -> Result<StatusCode, KeystoneError> {
+    let caller = warden.authenticate(&caller_credential(&headers)?).await?;
+    let subject = warden_http::token_header(&headers, "x-subject-token")
+        .map_err(|_| bad("X-Subject-Token"))?
+        .ok_or_else(|| bad("X-Subject-Token"))?;
+    warden.keystone_revoke(&caller, &subject).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -115,7 +115,12 @@ impl KeyRing {
         let records = self.store.signing_keys().await.map_err(store_error)?;
         let mut set = KeySet::default();
         for record in records {
-            let key = Arc::new(load(&record, &self.kek)?);
+            // Keys already loaded in the same state are kept: no decryption on every reload.
+            let known = self.lookup(&record.kid).filter(|k| k.state == record.state);
+            let key = match known {
+                Some(key) => key,
+                None => Arc::new(load(&record, &self.kek)?),
+            };
             if key.state == KeyState::Active {
                 set.active = Some(key.clone());
             }

@@ -290,4 +290,18 @@ impl Warden {
         }
         self.token_view(claims, user, &subject).await
     }
+
+    /// `DELETE /v3/auth/tokens`: revokes a token the caller may validate. Every node checks
+    /// revocations in the store on every request, so it fails everywhere at once.
+    pub async fn keystone_revoke(
+        &self,
+        caller: &Principal,
+        subject_token: &str,
+    ) -> Result<(), DomainError> {
+        let view = self.keystone_validate(caller, subject_token).await?;
+        self.store
+            .revoke_token(&view.claims.jti, view.claims.expires_at())
+            .await
+            .map_err(store_error)
+    }
 }

@@ -122,6 +122,19 @@ impl Warden {
             .await
     }
 
+    /// Re-reads the signing keys, so a rotation made by another node is picked up.
+    pub async fn reload_keys(&self) -> Result<(), DomainError> {
+        self.keys.reload().await
+    }
+
+    /// Deletes revocations of tokens that have expired anyway; safe on every node at once.
+    pub async fn purge_expired(&self) -> Result<u64, DomainError> {
+        self.store
+            .purge_expired(self.clock.now())
+            .await
+            .map_err(store_error)
+    }
+
     /// Whether the store answers; used by `/healthz`.
     pub async fn ready(&self) -> bool {
         self.store.ping().await.is_ok()

@@ -84,6 +84,12 @@ fn map_err(e: sqlx::Error) -> StoreError {
                 StoreError::Conflict("unique")
             }
         }
+        // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: contention, not corruption.
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("5" | "6" | "517" | "262")) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(e.to_string())
         }
@@ -156,18 +162,6 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         row.map(|r| user_from_row(&r)).transpose()
-    }
-
-    /// Reads through the writer so the answer reflects the write just made.
-    async fn fetch_user_fresh(&self, id: UserId) -> Result<User, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        user_from_row(&row)
     }
 
     async fn credentials(
@@ -348,44 +342,46 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<User, StoreError> {
         let c = &next.contact;
-        let done = sqlx::query(
+        // RETURNING hands back exactly the row this statement wrote.
+        let sql = format!(
             "UPDATE users SET login = ?, login_key = ?, email = ?, areacode = ?, phone = ?, firstname = ?, \
              lastname = ?, address1 = ?, address2 = ?, city = ?, country = ?, state = ?, zipcode = ?, \
              language = ?, enabled = ?, terms_accepted = ?, notifications = ?, business_types = ?, \
              external_id = ?, description = ?, tokens_not_before = ?, version = version + 1, updated_at = ? \
-             WHERE id = ? AND version = ?",
-        )
-        .bind(next.login.as_str())
-        .bind(next.login.key())
-        .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(&c.areacode)
-        .bind(&c.phone)
-        .bind(&c.firstname)
-        .bind(&c.lastname)
-        .bind(&c.address1)
-        .bind(&c.address2)
-        .bind(&c.city)
-        .bind(&c.country)
-        .bind(&c.state)
-        .bind(&c.zipcode)
-        .bind(&next.language)
-        .bind(next.enabled)
-        .bind(next.terms_accepted)
-        .bind(json_list(&next.notifications))
-        .bind(json_list(&next.business_types))
-        .bind(next.external_id.as_deref())
-        .bind(&next.description)
-        .bind(next.tokens_not_before.micros())
-        .bind(now.micros())
-        .bind(next.id.to_string())
-        .bind(expected_version)
-        .execute(&self.writer)
-        .await
-        .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(self.cas_failure("users", next.id.to_string()).await);
+             WHERE id = ? AND version = ? RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(next.login.as_str())
+            .bind(next.login.key())
+            .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
+            .bind(&c.areacode)
+            .bind(&c.phone)
+            .bind(&c.firstname)
+            .bind(&c.lastname)
+            .bind(&c.address1)
+            .bind(&c.address2)
+            .bind(&c.city)
+            .bind(&c.country)
+            .bind(&c.state)
+            .bind(&c.zipcode)
+            .bind(&next.language)
+            .bind(next.enabled)
+            .bind(next.terms_accepted)
+            .bind(json_list(&next.notifications))
+            .bind(json_list(&next.business_types))
+            .bind(next.external_id.as_deref())
+            .bind(&next.description)
+            .bind(next.tokens_not_before.micros())
+            .bind(now.micros())
+            .bind(next.id.to_string())
+            .bind(expected_version)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(row) => user_from_row(&row),
+            None => Err(self.cas_failure("users", next.id.to_string()).await),
         }
-        self.fetch_user_fresh(next.id).await
     }
 
     async fn set_user_password(
@@ -394,21 +390,20 @@ impl Store for SqliteStore {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<User, StoreError> {
-        let done = sqlx::query(
+        let sql = format!(
             "UPDATE users SET password_hash = ?, activated = 1, tokens_not_before = ?, \
-             version = version + 1, updated_at = ? WHERE id = ?",
-        )
-        .bind(password_hash)
-        .bind(now.micros())
-        .bind(now.micros())
-        .bind(id.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.fetch_user_fresh(id).await
+             version = version + 1, updated_at = ? WHERE id = ? RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(password_hash)
+            .bind(now.micros())
+            .bind(now.micros())
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
     }
 
     async fn rehash_user_password(
@@ -544,5 +539,14 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
+            .bind(now.micros())
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 }

@@ -160,4 +160,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError>;
+
+    /// Deletes revocations of tokens that have expired anyway. Safe to run on every node at
+    /// once; returns how many rows went.
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
 }

@@ -23,6 +23,7 @@ use warden_core::metrics::{RequestLabels, RouteLabels};
 use warden_core::{CoreSettings, Kek, Metrics, SigningAlg, SystemClock, Warden};
 use warden_domain::{ClientId, PasswordPolicy};
 use warden_store::Store;
+use warden_store_postgres::PostgresStore;
 use warden_store_sqlite::SqliteStore;
 
 use crate::settings::Settings;
@@ -34,7 +35,8 @@ pub struct Application {
     generated: Option<Generated>,
 }
 
-/// Opens the store named by the settings' database URL.
+/// Opens the store named by the settings' database URL: `sqlite:` for the embedded store,
+/// `postgres:`/`postgresql:` for a shared database behind any number of nodes.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
@@ -47,9 +49,18 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             .await
             .context("opening the SQLite store")?;
         Ok(Arc::new(store))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = PostgresStore::open(&url, settings.database_max_connections)
+            .await
+            .context("opening the PostgreSQL store")?;
+        Ok(Arc::new(store))
     } else {
-        anyhow::bail!("unsupported database URL scheme in {url:?}; expected sqlite://")
+        anyhow::bail!("unsupported database URL scheme; expected sqlite:// or postgres://")
     }
+}
+
+fn is_embedded(settings: &Settings) -> bool {
+    settings.database_url().starts_with("sqlite:")
 }
 
 /// The key-encryption key: from the settings, else from `<data_dir>/kek`, created on first
@@ -57,6 +68,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 fn load_kek(settings: &Settings) -> anyhow::Result<Kek> {
     if let Some(text) = Settings::expose(&settings.kek) {
         return Kek::from_text(&text).context("the configured key-encryption key");
+    }
+    if !is_embedded(settings) {
+        // Every node sharing a database must seal and open keys with the same key; a key
+        // generated locally would make this node's keys unreadable to the others.
+        anyhow::bail!(
+            "a shared database needs the key-encryption key configured: set WARDEN_KEK or WARDEN_KEK_FILE on every node"
+        );
     }
     let path = settings.data_dir.join("kek");
     if !path.exists() {
@@ -175,18 +193,23 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests. Background upkeep
+    /// (key reload, clean-up) runs for as long as the server does.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let upkeep = tokio::spawn(upkeep(self.warden.clone()));
         // Trailing slashes are trimmed before routing: `/v3/` and `/v3` are one resource.
         let service = NormalizePathLayer::trim_trailing_slash().layer(self.router);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             axum::ServiceExt::<Request>::into_make_service(service),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        upkeep.abort();
+        served
     }
 }
 
@@ -279,4 +302,33 @@ pub async fn rotate_key(settings: &Settings, store: Arc<dyn Store>) -> anyhow::R
     keys.rotate(alg, warden_core::Clock::now(&SystemClock))
         .await
         .map_err(|e| anyhow::anyhow!("rotating the signing key: {e}"))
+}
+
+/// How often a node re-reads the signing keys, so a rotation on any node is honoured by all
+/// within this interval.
+const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often expired revocations are deleted.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+async fn upkeep(warden: Arc<Warden>) {
+    let mut reload = tokio::time::interval(KEY_RELOAD_INTERVAL);
+    let mut purge = tokio::time::interval(PURGE_INTERVAL);
+    reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = reload.tick() => {
+                if let Err(e) = warden.reload_keys().await {
+                    tracing::warn!(error = %e, "reloading signing keys failed; keeping the loaded ones");
+                }
+            }
+            _ = purge.tick() => {
+                match warden.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired revocations deleted"),
+                    Err(e) => tracing::warn!(error = %e, "purging expired revocations failed"),
+                }
+            }
+        }
+    }
 }

@@ -19,28 +19,45 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for SIGTERM and Ctrl-C at once (so a signal arriving right after start-up is
+/// not lost to the default action) and returns a future that completes on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match terminate.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = term => {},
+                () = int => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down; draining in-flight requests");
     }
-    tracing::info!("shutting down; draining in-flight requests");
 }
 
 async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
@@ -61,8 +78,9 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     println!("  client secret:  {secret}");
                 }
             }
+            let shutdown = shutdown_signal();
             tracing::info!(address = %app.local_addr(), "listening");
-            app.serve(shutdown_signal()).await?;
+            app.serve(shutdown).await?;
             Ok(())
         }
         Command::Migrate => {

@@ -28,6 +28,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// The URL clients reach this server at; defaults to `http://<listen address>`.
     pub public_url: Option<String>,
+    /// Connections per node to PostgreSQL.
+    pub database_max_connections: u32,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `warden=debug,info`.
     pub log_level: String,
@@ -63,6 +65,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./warden-data"),
             database_url: None,
             public_url: None,
+            database_max_connections: 16,
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             max_body_bytes: 1024 * 1024,

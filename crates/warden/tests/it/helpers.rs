@@ -16,15 +16,64 @@ pub struct TestApp {
     pub url: String,
     pub http: Client,
     pub client_id: String,
+    pub settings: Settings,
     pub data_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-pub fn settings_for(dir: &std::path::Path, client_id: &str) -> Settings {
+/// A fixed key-encryption key for tests on a shared database (nodes must agree on it).
+pub const TEST_KEK: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// The PostgreSQL server the suite runs against when `TEST_POSTGRES_URL` names one (an admin
+/// URL such as `postgres://postgres@127.0.0.1:5432/postgres`); SQLite otherwise.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A new, empty PostgreSQL database for one test; returns its URL.
+pub fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("warden_it_{}", uuid::Uuid::new_v4().simple());
+    let out = std::process::Command::new("psql")
+        .args([
+            admin_url,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "creating {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("admin URL names a database");
+    format!("{base}/{name}")
+}
+
+/// The database for a new test application: a fresh PostgreSQL database when the suite runs
+/// on PostgreSQL, else `None` (SQLite in the data directory).
+pub fn fresh_database() -> Option<String> {
+    postgres_admin_url().map(|admin| fresh_postgres_database(&admin))
+}
+
+pub fn settings_for(
+    dir: &std::path::Path,
+    client_id: &str,
+    database_url: Option<String>,
+) -> Settings {
     Settings {
         listen: "127.0.0.1:0".to_owned(),
         data_dir: dir.to_owned(),
+        kek: database_url.as_ref().map(|_| SecretString::from(TEST_KEK)),
+        database_url,
         bootstrap_admin_login: ADMIN_LOGIN.to_owned(),
         bootstrap_admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         bootstrap_client_id: Some(client_id.to_owned()),
@@ -41,16 +90,26 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let client_id = uuid::Uuid::new_v4().to_string();
-        let mut settings = settings_for(dir.path(), &client_id);
+        let mut settings = settings_for(dir.path(), &client_id, fresh_database());
         adjust(&mut settings);
         Self::start(dir, client_id, settings).await
     }
 
     /// Starts an application over an existing data directory (a restart).
     pub async fn start(dir: tempfile::TempDir, client_id: String, settings: Settings) -> Self {
-        let app = Application::build(settings)
+        let app = Application::build(settings.clone())
             .await
             .expect("application starts");
+        Self::serve(app, dir, client_id, settings)
+    }
+
+    /// Serves an application that was already built.
+    pub fn serve(
+        app: Application,
+        dir: tempfile::TempDir,
+        client_id: String,
+        settings: Settings,
+    ) -> Self {
         let url = format!("http://127.0.0.1:{}", app.port());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.serve(async {
@@ -60,14 +119,15 @@ impl TestApp {
             url,
             http: Client::new(),
             client_id,
+            settings,
             data_dir: dir,
             shutdown: Some(tx),
             server: Some(server),
         }
     }
 
-    /// Stops the server, draining requests, and hands back its data directory.
-    pub async fn stop(mut self) -> (tempfile::TempDir, String) {
+    /// Stops the server, draining requests; hands back its data directory and settings.
+    pub async fn stop(mut self) -> (tempfile::TempDir, Settings) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -76,7 +136,7 @@ impl TestApp {
         }
         let dir = tempfile::tempdir().unwrap();
         let data = std::mem::replace(&mut self.data_dir, dir);
-        (data, self.client_id.clone())
+        (data, self.settings.clone())
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -166,7 +166,7 @@ async fn malformed_auth_requests_are_400_in_keystone_body() {
     }
     let r = app
         .http
-        .delete(app.at("/v3/auth/tokens"))
+        .patch(app.at("/v3/auth/tokens"))
         .send()
         .await
         .unwrap();
@@ -257,4 +257,62 @@ async fn tokens_of_each_face_are_accepted_by_the_other() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revoked_token_validates_as_404_and_authenticates_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app.create_active_user("rita").await;
+    let token = app.keystone_token("rita", USER_PASSWORD).await;
+    let other = app.keystone_token("rita", USER_PASSWORD).await;
+    let revoke = |caller: &str, subject: &str| {
+        app.http
+            .delete(app.at("/v3/auth/tokens"))
+            .header("x-auth-token", caller)
+            .header("x-subject-token", subject)
+            .send()
+    };
+    assert_eq!(
+        revoke(&other, &token).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let validate = app
+        .http
+        .get(app.at("/v3/auth/tokens"))
+        .header("x-auth-token", &other)
+        .header("x-subject-token", &token)
+        .send()
+        .await
+        .unwrap();
+    keystone_error(validate, StatusCode::NOT_FOUND).await;
+    let me = app
+        .http
+        .get(app.at("/api/2/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account_error(me, StatusCode::UNAUTHORIZED).await, 401);
+    // The user's other token is untouched, and revoking garbage is a 404 that changes nothing.
+    let me: Value = app
+        .http
+        .get(app.at("/api/2/users/me"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], id.as_str());
+    keystone_error(
+        revoke(&other, "garbage").await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    keystone_error(
+        revoke("garbage", &other).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }

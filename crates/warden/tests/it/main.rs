@@ -9,4 +9,5 @@ mod concurrency;
 mod helpers;
 mod iam;
 mod keystone;
+mod multinode;
 mod service;

@@ -50,22 +50,20 @@ async fn healthz_metrics_and_request_ids() {
 #[tokio::test]
 async fn a_restart_keeps_users_keys_and_tokens_and_does_not_bootstrap_again() {
     // The issuer is the public URL; pin it, since port 0 picks a new port on every start.
-    let public_url = Some("http://warden.test".to_owned());
-    let app = TestApp::spawn_with(|s| s.public_url = public_url.clone()).await;
+    let app = TestApp::spawn_with(|s| s.public_url = Some("http://warden.test".to_owned())).await;
     let id = app.create_active_user("quinn").await;
     let token = app.user_token("quinn").await;
-    let (dir, client_id) = app.stop().await;
+    let client_id = app.client_id.clone();
+    let (dir, settings) = app.stop().await;
     let kek = dir.path().join("kek");
     #[cfg(unix)]
-    {
+    if settings.database_url.is_none() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&kek).unwrap().permissions().mode() & 0o777,
             0o600
         );
     }
-    let mut settings = settings_for(dir.path(), &client_id);
-    settings.public_url = public_url;
     let app = warden::Application::build(settings.clone()).await.unwrap();
     assert!(app.generated().is_none(), "bootstrap must not run twice");
     drop(app);
@@ -86,9 +84,14 @@ async fn a_restart_keeps_users_keys_and_tokens_and_does_not_bootstrap_again() {
 #[tokio::test]
 async fn first_start_generates_what_was_not_given() {
     let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database();
     let settings = warden::Settings {
         listen: "127.0.0.1:0".to_owned(),
         data_dir: dir.path().to_owned(),
+        kek: database_url
+            .as_ref()
+            .map(|_| secrecy::SecretString::from(TEST_KEK)),
+        database_url,
         ..warden::Settings::default()
     };
     let app = warden::Application::build(settings).await.unwrap();

@@ -1,0 +1,639 @@
+//! The scale-out store: PostgreSQL shared by any number of stateless nodes. Every operation is
+//! one statement or one transaction; compare-and-set on `version` and advisory locks keep the
+//! rules that a single SQLite writer gets for free (one root, one active signing key) true
+//! when several nodes write at once.
+
+mod rows;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::Row;
+use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
+use warden_store::{BootstrapPlan, SigningKeyRecord, Store, StoreError, UserCredentials};
+
+use rows::{
+    client_from_row, key_from_row, policy_from_row, tenant_from_row, tenant_path, user_from_row,
+    CLIENT_COLUMNS, KEY_COLUMNS, POLICY_COLUMNS, TENANT_COLUMNS, USER_COLUMNS,
+};
+
+/// The migrations of this backend, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Names of the migrations, in order; the SQLite backend must hold the same list.
+pub fn migration_names() -> Vec<String> {
+    MIGRATOR
+        .iter()
+        .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
+        .collect()
+}
+
+/// How long a request waits for a connection before the store reports itself unavailable:
+/// with the database down, requests fail fast instead of piling up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Bounds every statement on pooled connections, so a stuck database or a runaway query turns
+/// into `Unavailable` instead of holding a request and a connection indefinitely.
+const STATEMENT_TIMEOUT: &str = "5s";
+
+/// Advisory lock keys, scoped to the database. They serialise the few writes whose rule is
+/// about the whole table rather than one row. The values spell "Warden" followed by a number.
+const BOOTSTRAP_LOCK: i64 = 0x5761_7264_656e_0001;
+const SIGNING_KEY_LOCK: i64 = 0x5761_7264_656e_0002;
+
+/// Unique constraints whose violation the callers tell apart; named in the migration.
+const LOGIN_CONSTRAINT: &str = "users_login_key";
+const ROOT_INDEX: &str = "tenants_single_root";
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url`, applies pending migrations and returns a store whose
+    /// pool of at most `max_connections` connects lazily. Fails with `Unavailable` within a
+    /// couple of seconds when the database cannot be reached.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        // The URL may carry a password, so neither it nor the parser's message is echoed.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Internal("bad PostgreSQL URL".to_owned()))?;
+        migrate(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.options([("statement_timeout", STATEMENT_TIMEOUT)]));
+        Ok(Self { pool })
+    }
+}
+
+/// Applies pending migrations through a one-connection pool of its own. Nodes that start
+/// together against an empty database are safe: sqlx's PostgreSQL migrator holds a session
+/// advisory lock (keyed on the database name) from before it creates its bookkeeping table until
+/// it is done, so the others wait and then find nothing left to apply. That connection
+/// deliberately has no statement timeout: waiting for another node's migration, or a long one,
+/// is not a failure. Closing the pool, also after an error, ends the session and so the lock.
+async fn migrate(options: &PgConnectOptions) -> Result<(), StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await
+        .map_err(map_err)?;
+    let outcome = MIGRATOR.run(&pool).await;
+    pool.close().await;
+    outcome.map_err(|e| match e {
+        sqlx::migrate::MigrateError::Execute(inner) => match map_err(inner) {
+            StoreError::Unavailable(text) => StoreError::Unavailable(text),
+            other => StoreError::Internal(format!("migration failed: {other}")),
+        },
+        other => StoreError::Internal(format!("migration failed: {other}")),
+    })
+}
+
+/// SQLSTATEs meaning the database cannot serve right now rather than that the request is wrong:
+/// class 08 (connection exception), administrator or crash shutdown, "cannot connect now"
+/// while starting, too many connections, and a statement cancelled by `statement_timeout`.
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57014" | "53300")
+}
+
+/// Maps a sqlx error, naming unique-constraint violations by the rule they concern.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => match db.constraint() {
+            Some(LOGIN_CONSTRAINT) => StoreError::Conflict("login"),
+            Some(ROOT_INDEX) => StoreError::Conflict("root"),
+            _ => StoreError::Conflict("unique"),
+        },
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| is_unavailable_sqlstate(&c)) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+async fn insert_tenant_on<'c, E>(executor: E, tenant: &Tenant) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    sqlx::query(
+        "INSERT INTO tenants (id, parent_id, path, kind, name, is_domain, enabled, language, owner_id, \
+         version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+    )
+    .bind(tenant.id.uuid())
+    .bind(tenant.parent_id.map(|p| p.uuid()))
+    .bind(tenant_path(tenant))
+    .bind(tenant.kind.as_str())
+    .bind(&tenant.name)
+    .bind(tenant.is_domain)
+    .bind(tenant.enabled)
+    .bind(&tenant.language)
+    .bind(tenant.owner_id.map(|o| o.uuid()))
+    .bind(tenant.version)
+    .bind(tenant.created_at.micros())
+    .bind(tenant.updated_at.micros())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn insert_user_on<'c, E>(
+    executor: E,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let c = &user.contact;
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, login, login_key, email, areacode, phone, firstname, lastname, \
+         address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
+         mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
+         password_hash, tokens_not_before, version, created_at, updated_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,\
+         $26,$27,$28,$29,$30)",
+    )
+    .bind(user.id.uuid())
+    .bind(user.tenant_id.uuid())
+    .bind(user.login.as_str())
+    .bind(user.login.key())
+    .bind(c.email.as_ref().map(|e| e.as_str()))
+    .bind(&c.areacode)
+    .bind(&c.phone)
+    .bind(&c.firstname)
+    .bind(&c.lastname)
+    .bind(&c.address1)
+    .bind(&c.address2)
+    .bind(&c.city)
+    .bind(&c.country)
+    .bind(&c.state)
+    .bind(&c.zipcode)
+    .bind(&user.language)
+    .bind(user.activated)
+    .bind(user.enabled)
+    .bind(user.terms_accepted)
+    .bind(&user.mfa_status)
+    .bind(Json(&user.notifications))
+    .bind(Json(&user.business_types))
+    .bind(user.external_id.as_deref())
+    .bind(user.personal_tenant_id.map(|t| t.uuid()))
+    .bind(&user.description)
+    .bind(password_hash)
+    .bind(user.tokens_not_before.micros())
+    .bind(user.version)
+    .bind(user.created_at.micros())
+    .bind(user.updated_at.micros())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn insert_policy_on<'c, E>(executor: E, policy: &AccessPolicy) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    sqlx::query(
+        "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+    )
+    .bind(policy.id.uuid())
+    .bind(policy.trustee_id)
+    .bind(policy.trustee_type.as_str())
+    .bind(policy.tenant_id.uuid())
+    .bind(policy.role.as_str())
+    .bind(policy.issuer_id)
+    .bind(policy.version)
+    .bind(policy.created_at.micros())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn insert_client_on<'c, E>(
+    executor: E,
+    client: &ApiClient,
+    secret_sha256: &str,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    sqlx::query(
+        "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, enabled, \
+         created_by, version, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+    )
+    .bind(client.id.uuid())
+    .bind(client.tenant_id.uuid())
+    .bind(&client.kind)
+    .bind(&client.token_endpoint_auth_method)
+    .bind(&client.data)
+    .bind(secret_sha256)
+    .bind(client.enabled)
+    .bind(client.created_by.map(|u| u.uuid()))
+    .bind(client.version)
+    .bind(client.created_at.micros())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// Takes a transaction-scoped advisory lock, released by commit or rollback.
+async fn advisory_xact_lock(conn: &mut PgConnection, key: i64) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+impl PostgresStore {
+    async fn credentials(
+        &self,
+        clause: &str,
+        key: impl for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {clause} = $1");
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(UserCredentials {
+                user: user_from_row(&r)?,
+                password_hash: r.try_get("password_hash").map_err(map_err)?,
+            })),
+        }
+    }
+
+    /// Tells apart "gone" and "changed" after a compare-and-set matched no row.
+    async fn cas_failure(&self, table: &'static str, id: uuid::Uuid) -> StoreError {
+        let sql = format!("SELECT 1 FROM {table} WHERE id = $1");
+        match sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => map_err(e),
+        }
+    }
+
+    /// Everything `bootstrap` writes, on a transaction that already holds the bootstrap lock.
+    /// Returns whether it wrote anything.
+    async fn bootstrap_on(
+        conn: &mut PgConnection,
+        plan: &BootstrapPlan,
+    ) -> Result<bool, StoreError> {
+        advisory_xact_lock(&mut *conn, BOOTSTRAP_LOCK).await?;
+        // Read after taking the lock: under READ COMMITTED this statement sees a root committed
+        // by whichever caller held the lock before us.
+        let existing = sqlx::query("SELECT 1 FROM tenants WHERE kind = 'root'")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        if existing.is_some() {
+            return Ok(false);
+        }
+        insert_tenant_on(&mut *conn, &plan.root).await?;
+        insert_user_on(&mut *conn, &plan.admin, Some(&plan.admin_password_hash)).await?;
+        insert_policy_on(&mut *conn, &plan.admin_policy).await?;
+        insert_client_on(&mut *conn, &plan.client, &plan.client_secret_hash).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        match Self::bootstrap_on(&mut tx, plan).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            // The lock makes this unreachable among callers of this code; the single-root
+            // index still has the last word against any other writer.
+            Err(StoreError::Conflict("root")) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn root_tenant(&self) -> Result<Option<Tenant>, StoreError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE kind = 'root'");
+        let row = sqlx::query(&sql)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| tenant_from_row(&r)).transpose()
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        tenant_from_row(&row)
+    }
+
+    async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE is_domain AND name = $1");
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| tenant_from_row(&r)).transpose()
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        insert_user_on(&self.pool, user, None).await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM users WHERE login_key = $1")
+            .bind(login_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn user_credentials_by_login(
+        &self,
+        login_key: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        self.credentials("login_key", login_key.to_owned()).await
+    }
+
+    async fn user_credentials_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        self.credentials("id", id.uuid()).await
+    }
+
+    async fn update_user_if_version(
+        &self,
+        next: &User,
+        expected_version: i64,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let c = &next.contact;
+        // RETURNING hands back the row as this very statement wrote it.
+        let sql = format!(
+            "UPDATE users SET login = $1, login_key = $2, email = $3, areacode = $4, phone = $5, \
+             firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
+             state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
+             notifications = $17, business_types = $18, external_id = $19, description = $20, \
+             tokens_not_before = $21, version = version + 1, updated_at = $22 \
+             WHERE id = $23 AND version = $24 RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(next.login.as_str())
+            .bind(next.login.key())
+            .bind(c.email.as_ref().map(|e| e.as_str()))
+            .bind(&c.areacode)
+            .bind(&c.phone)
+            .bind(&c.firstname)
+            .bind(&c.lastname)
+            .bind(&c.address1)
+            .bind(&c.address2)
+            .bind(&c.city)
+            .bind(&c.country)
+            .bind(&c.state)
+            .bind(&c.zipcode)
+            .bind(&next.language)
+            .bind(next.enabled)
+            .bind(next.terms_accepted)
+            .bind(Json(&next.notifications))
+            .bind(Json(&next.business_types))
+            .bind(next.external_id.as_deref())
+            .bind(&next.description)
+            .bind(next.tokens_not_before.micros())
+            .bind(now.micros())
+            .bind(next.id.uuid())
+            .bind(expected_version)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(r) => user_from_row(&r),
+            None => Err(self.cas_failure("users", next.id.uuid()).await),
+        }
+    }
+
+    async fn set_user_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let sql = format!(
+            "UPDATE users SET password_hash = $1, activated = TRUE, tokens_not_before = $2, \
+             version = version + 1, updated_at = $2 WHERE id = $3 RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(password_hash)
+            .bind(now.micros())
+            .bind(id.uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn rehash_user_password(
+        &self,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        // Only while the old hash is still there: a password set in the meantime wins.
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(new_hash)
+            .bind(id.uuid())
+            .bind(old_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_if_version(
+        &self,
+        id: UserId,
+        expected_version: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1 AND version = $2")
+            .bind(id.uuid())
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            drop(tx);
+            return Err(self.cas_failure("users", id.uuid()).await);
+        }
+        sqlx::query("DELETE FROM access_policies WHERE trustee_id = $1")
+            .bind(id.uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_client(&self, id: ClientId) -> Result<ApiClient, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        client_from_row(&row)
+    }
+
+    async fn client_credentials(
+        &self,
+        id: ClientId,
+    ) -> Result<Option<(ApiClient, String)>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLUMNS}, secret_sha256 FROM api_clients WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((
+                client_from_row(&r)?,
+                r.try_get("secret_sha256").map_err(map_err)?,
+            ))),
+        }
+    }
+
+    async fn policies_of(&self, trustee: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
+        // UUIDs order as their hyphenated text does, so this is the SQLite backend's order.
+        let sql = format!(
+            "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(trustee)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        activate: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        if activate {
+            // Without the lock, two nodes activating at once would each retire only the key
+            // they saw and leave two active keys; with it they activate one after the other.
+            advisory_xact_lock(&mut tx, SIGNING_KEY_LOCK).await?;
+            sqlx::query("UPDATE signing_keys SET state = 'retired' WHERE state = 'active'")
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, state, private_key_encrypted, public_jwk, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(key.state.as_str())
+        .bind(&key.private_key_encrypted)
+        .bind(&key.public_jwk)
+        .bind(key.created_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at.micros())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+            .bind(now.micros())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}

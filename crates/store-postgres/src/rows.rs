@@ -1,0 +1,183 @@
+//! Row ↔ entity conversion. Values read back were validated when written, so they are
+//! trusted; a value that does not parse is reported as corrupt data, never papered over.
+
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use uuid::Uuid;
+use warden_domain::policy::TrusteeType;
+use warden_domain::{
+    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
+    TenantKind, Timestamp, User, UserId,
+};
+use warden_store::{KeyState, SigningKeyRecord, StoreError};
+
+use crate::map_err;
+
+/// Every user column but the password hash.
+pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, phone, firstname, lastname, \
+    address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
+    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
+    (password_hash IS NOT NULL) AS has_password, tokens_not_before, version, created_at, updated_at";
+
+pub(crate) const TENANT_COLUMNS: &str = "id, parent_id, path, kind, name, is_domain, enabled, \
+    language, owner_id, version, created_at, updated_at";
+
+/// Every client column but the secret hash.
+pub(crate) const CLIENT_COLUMNS: &str = "id, tenant_id, kind, token_endpoint_auth_method, data, \
+    enabled, created_by, version, created_at";
+
+pub(crate) const POLICY_COLUMNS: &str =
+    "id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at";
+
+pub(crate) const KEY_COLUMNS: &str =
+    "kid, alg, state, private_key_encrypted, public_jwk, created_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("corrupt {what} in the database"))
+}
+
+fn get<'r, T>(row: &'r PgRow, column: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(column).map_err(map_err)
+}
+
+fn id<T>(row: &PgRow, column: &str, wrap: fn(Uuid) -> T) -> Result<T, StoreError> {
+    Ok(wrap(get(row, column)?))
+}
+
+fn opt_id<T>(row: &PgRow, column: &str, wrap: fn(Uuid) -> T) -> Result<Option<T>, StoreError> {
+    let raw: Option<Uuid> = get(row, column)?;
+    Ok(raw.map(wrap))
+}
+
+fn list(row: &PgRow, column: &str) -> Result<Vec<String>, StoreError> {
+    let raw: serde_json::Value = get(row, column)?;
+    serde_json::from_value(raw).map_err(|_| corrupt(column))
+}
+
+fn time(row: &PgRow, column: &str) -> Result<Timestamp, StoreError> {
+    Ok(Timestamp::from_micros(get(row, column)?))
+}
+
+/// The stored form of a tenant's position: every id from the root to itself, each + '/'.
+/// Ids are rendered hyphenated, as the SQLite backend does, so paths are comparable text.
+pub(crate) fn tenant_path(tenant: &Tenant) -> String {
+    let mut path = String::new();
+    for id in tenant.ancestors.iter().chain(std::iter::once(&tenant.id)) {
+        path.push_str(&id.to_string());
+        path.push('/');
+    }
+    path
+}
+
+pub(crate) fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
+    let tenant_id = id(row, "id", TenantId::from_uuid)?;
+    let path: String = get(row, "path")?;
+    let mut ancestors = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| TenantId::parse(s).ok_or_else(|| corrupt("path")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ancestors.pop() != Some(tenant_id) {
+        return Err(corrupt("path"));
+    }
+    let kind: String = get(row, "kind")?;
+    Ok(Tenant {
+        id: tenant_id,
+        parent_id: opt_id(row, "parent_id", TenantId::from_uuid)?,
+        ancestors,
+        kind: TenantKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+        name: get(row, "name")?,
+        is_domain: get(row, "is_domain")?,
+        enabled: get(row, "enabled")?,
+        language: get(row, "language")?,
+        owner_id: opt_id(row, "owner_id", UserId::from_uuid)?,
+        version: get(row, "version")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+    let email: Option<String> = get(row, "email")?;
+    Ok(User {
+        id: id(row, "id", UserId::from_uuid)?,
+        tenant_id: id(row, "tenant_id", TenantId::from_uuid)?,
+        login: Login::from_trusted(get(row, "login")?),
+        contact: Contact {
+            email: email.map(Email::from_trusted),
+            areacode: get(row, "areacode")?,
+            phone: get(row, "phone")?,
+            firstname: get(row, "firstname")?,
+            lastname: get(row, "lastname")?,
+            address1: get(row, "address1")?,
+            address2: get(row, "address2")?,
+            city: get(row, "city")?,
+            country: get(row, "country")?,
+            state: get(row, "state")?,
+            zipcode: get(row, "zipcode")?,
+        },
+        language: get(row, "language")?,
+        activated: get(row, "activated")?,
+        enabled: get(row, "enabled")?,
+        terms_accepted: get(row, "terms_accepted")?,
+        mfa_status: get(row, "mfa_status")?,
+        notifications: list(row, "notifications")?,
+        business_types: list(row, "business_types")?,
+        external_id: get(row, "external_id")?,
+        personal_tenant_id: opt_id(row, "personal_tenant_id", TenantId::from_uuid)?,
+        description: get(row, "description")?,
+        has_password: get(row, "has_password")?,
+        tokens_not_before: time(row, "tokens_not_before")?,
+        version: get(row, "version")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn client_from_row(row: &PgRow) -> Result<ApiClient, StoreError> {
+    Ok(ApiClient {
+        id: id(row, "id", ClientId::from_uuid)?,
+        tenant_id: id(row, "tenant_id", TenantId::from_uuid)?,
+        kind: get(row, "kind")?,
+        token_endpoint_auth_method: get(row, "token_endpoint_auth_method")?,
+        data: get(row, "data")?,
+        enabled: get(row, "enabled")?,
+        created_by: opt_id(row, "created_by", UserId::from_uuid)?,
+        created_at: time(row, "created_at")?,
+        version: get(row, "version")?,
+    })
+}
+
+pub(crate) fn policy_from_row(row: &PgRow) -> Result<AccessPolicy, StoreError> {
+    let trustee_type: String = get(row, "trustee_type")?;
+    let role: String = get(row, "role")?;
+    Ok(AccessPolicy {
+        id: id(row, "id", PolicyId::from_uuid)?,
+        trustee_id: get(row, "trustee_id")?,
+        trustee_type: match trustee_type.as_str() {
+            "user" => TrusteeType::User,
+            "client" => TrusteeType::Client,
+            _ => return Err(corrupt("trustee_type")),
+        },
+        tenant_id: id(row, "tenant_id", TenantId::from_uuid)?,
+        role: Role::parse(&role),
+        issuer_id: get(row, "issuer_id")?,
+        version: get(row, "version")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn key_from_row(row: &PgRow) -> Result<SigningKeyRecord, StoreError> {
+    let state: String = get(row, "state")?;
+    Ok(SigningKeyRecord {
+        kid: get(row, "kid")?,
+        alg: get(row, "alg")?,
+        state: KeyState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        private_key_encrypted: get(row, "private_key_encrypted")?,
+        public_jwk: get(row, "public_jwk")?,
+        created_at: time(row, "created_at")?,
+    })
+}

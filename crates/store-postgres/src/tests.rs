@@ -1,0 +1,864 @@
+//! Tests against a real PostgreSQL. Each test creates a database of its own through the admin
+//! URL in `TEST_POSTGRES_URL` and drops it at the end; without that variable they are skipped
+//! loudly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor, Row};
+use warden_domain::policy::TrusteeType;
+use warden_domain::{
+    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
+    TenantKind, Timestamp, User, UserId,
+};
+use warden_store::{BootstrapPlan, KeyState, SigningKeyRecord, Store, StoreError};
+
+use super::*;
+
+/// A throw-away database on the test server.
+struct TestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// Creates a fresh database, or returns `None` (after saying so) when no server is given.
+    async fn create() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED: TEST_POSTGRES_URL not set");
+            return None;
+        };
+        let name = format!("warden_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let url = with_database(&admin_url, &name);
+        Some(TestDb {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    async fn open(&self) -> PostgresStore {
+        PostgresStore::open(&self.url, 4).await.unwrap()
+    }
+
+    /// A plain connection to the test database, for looking behind the store's back.
+    async fn connect(&self) -> sqlx::PgConnection {
+        sqlx::PgConnection::connect(&self.url).await.unwrap()
+    }
+
+    async fn drop_db(self) {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+    }
+}
+
+/// The admin URL with its database replaced by `name`, keeping any query string.
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[authority_start..].find('/') {
+        Some(slash) => &head[..authority_start + slash],
+        None => head,
+    };
+    format!("{base}/{name}{query}")
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_micros(1_700_000_000_000_000)
+}
+
+/// The same plan `warden_core` builds at first start, with fixed hashes.
+fn plan(admin_login: &str) -> BootstrapPlan {
+    let now = now();
+    let root = Tenant {
+        id: TenantId::new_random(),
+        parent_id: None,
+        ancestors: Vec::new(),
+        kind: TenantKind::Root,
+        name: "Root".to_owned(),
+        is_domain: true,
+        enabled: true,
+        language: "en".to_owned(),
+        owner_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let admin = User {
+        id: UserId::new_random(),
+        tenant_id: root.id,
+        login: Login::parse("admin_login", admin_login).unwrap(),
+        contact: Contact::default(),
+        language: "en".to_owned(),
+        activated: true,
+        enabled: true,
+        terms_accepted: false,
+        mfa_status: "disabled".to_owned(),
+        notifications: Vec::new(),
+        business_types: Vec::new(),
+        external_id: None,
+        personal_tenant_id: None,
+        description: "Administrator created at first start".to_owned(),
+        has_password: true,
+        tokens_not_before: Timestamp::EPOCH,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let client = ApiClient {
+        id: ClientId::new_random(),
+        tenant_id: root.id,
+        kind: "api_client".to_owned(),
+        token_endpoint_auth_method: "client_secret_basic".to_owned(),
+        data: serde_json::json!({ "client_name": "bootstrap" }),
+        enabled: true,
+        created_by: Some(admin.id),
+        created_at: now,
+        version: 1,
+    };
+    BootstrapPlan {
+        admin_password_hash: "$argon2id$admin-hash".to_owned(),
+        admin_policy: AccessPolicy {
+            id: PolicyId::new_random(),
+            trustee_id: admin.id.uuid(),
+            trustee_type: TrusteeType::User,
+            tenant_id: root.id,
+            role: Role::RootAdmin,
+            issuer_id: admin.id.uuid(),
+            version: 1,
+            created_at: now,
+        },
+        client_secret_hash: "ab".repeat(32),
+        root,
+        admin,
+        client,
+    }
+}
+
+fn user_in(tenant: TenantId, login: &str) -> User {
+    User {
+        id: UserId::new_random(),
+        tenant_id: tenant,
+        login: Login::parse("login", login).unwrap(),
+        contact: Contact {
+            email: Some(Email::parse("email", "someone@example.com").unwrap()),
+            areacode: "+49".to_owned(),
+            phone: "301234567".to_owned(),
+            firstname: "Ada".to_owned(),
+            lastname: "Lovelace".to_owned(),
+            city: "Berlin".to_owned(),
+            ..Contact::default()
+        },
+        language: "de".to_owned(),
+        activated: false,
+        enabled: true,
+        terms_accepted: true,
+        mfa_status: "disabled".to_owned(),
+        notifications: vec!["quota".to_owned(), "reports".to_owned()],
+        business_types: vec!["msp".to_owned()],
+        external_id: Some("ext-1".to_owned()),
+        personal_tenant_id: Some(tenant),
+        description: "a user".to_owned(),
+        has_password: false,
+        tokens_not_before: Timestamp::EPOCH,
+        version: 1,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.to_owned(),
+        alg: "ES256".to_owned(),
+        state,
+        private_key_encrypted: vec![0, 1, 2, 255, kid.len() as u8],
+        public_jwk: serde_json::json!({ "kty": "EC", "kid": kid, "crv": "P-256" }),
+        created_at: Timestamp::from_micros(created_at),
+    }
+}
+
+/// Opens a store on a fresh database with the root, administrator and client in place.
+async fn bootstrapped() -> Option<(TestDb, PostgresStore, BootstrapPlan)> {
+    let db = TestDb::create().await?;
+    let store = db.open().await;
+    let plan = plan("admin");
+    assert!(store.bootstrap(&plan).await.unwrap());
+    Some((db, store, plan))
+}
+
+#[tokio::test]
+async fn migrations_apply_and_match_the_sqlite_backend() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    assert_eq!(migration_names(), warden_store_sqlite::migration_names());
+    assert_eq!(migration_names(), vec!["0001_initial".to_owned()]);
+
+    let store = db.open().await;
+    store.ping().await.unwrap();
+    // Opening again finds nothing to apply.
+    drop(db.open().await);
+
+    let mut conn = db.connect().await;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(applied, vec![1]);
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let def = |name: &str| {
+        indexes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| panic!("index {name} is missing"))
+    };
+    assert!(def("tenants_single_root").contains("UNIQUE"));
+    assert!(def("tenants_single_root").contains("WHERE (kind = 'root'::text)"));
+    assert!(def("tenants_path").contains("text_pattern_ops"));
+    assert!(def("users_login_key").contains("UNIQUE"));
+    assert!(def("access_policies_assignment").contains("(trustee_id, tenant_id, role)"));
+    assert!(def("revoked_tokens_expiry").contains("(expires_at)"));
+    for name in [
+        "tenants_parent",
+        "tenants_domain_name",
+        "users_tenant",
+        "api_clients_tenant",
+        "access_policies_tenant",
+    ] {
+        def(name);
+    }
+    conn.close().await.unwrap();
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_opening_an_empty_database_together_all_succeed() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let url = Arc::new(db.url.clone());
+    let opens = (0..6).map(|_| {
+        let url = Arc::clone(&url);
+        tokio::spawn(async move { PostgresStore::open(&url, 2).await })
+    });
+    for open in opens.collect::<Vec<_>>() {
+        let store = open.await.unwrap().unwrap();
+        store.ping().await.unwrap();
+    }
+    let mut conn = db.connect().await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    conn.close().await.unwrap();
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn bootstrap_then_insert_and_get_user() {
+    let Some((db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    // A second bootstrap finds the root and writes nothing.
+    assert!(!store.bootstrap(&self::plan("other")).await.unwrap());
+
+    let root = store.root_tenant().await.unwrap().unwrap();
+    assert_eq!(root, plan.root);
+    assert_eq!(store.get_tenant(root.id).await.unwrap(), plan.root);
+    assert_eq!(
+        store.find_domain_by_name("Root").await.unwrap(),
+        Some(plan.root.clone())
+    );
+    assert_eq!(store.find_domain_by_name("root").await.unwrap(), None);
+    assert!(matches!(
+        store.get_tenant(TenantId::new_random()).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let admin = store.get_user(plan.admin.id).await.unwrap();
+    assert_eq!(admin, plan.admin);
+    let creds = store
+        .user_credentials_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(creds.user, plan.admin);
+    assert_eq!(
+        creds.password_hash.as_deref(),
+        Some(plan.admin_password_hash.as_str())
+    );
+    assert_eq!(
+        store.policies_of(plan.admin.id.uuid()).await.unwrap(),
+        vec![plan.admin_policy.clone()]
+    );
+    assert_eq!(store.get_client(plan.client.id).await.unwrap(), plan.client);
+    let (client, secret) = store
+        .client_credentials(plan.client.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(client, plan.client);
+    assert_eq!(secret, plan.client_secret_hash);
+    assert!(store
+        .client_credentials(ClientId::new_random())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.get_client(ClientId::new_random()).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let user = user_in(root.id, "Ada.Lovelace");
+    store.insert_user(&user).await.unwrap();
+    assert_eq!(store.get_user(user.id).await.unwrap(), user);
+    assert!(store.login_taken("ada.lovelace").await.unwrap());
+    assert!(!store.login_taken("Ada.Lovelace").await.unwrap());
+    let creds = store
+        .user_credentials_by_id(user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(creds.user, user);
+    assert_eq!(creds.password_hash, None);
+    assert!(store
+        .user_credentials_by_id(UserId::new_random())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .user_credentials_by_login("nobody")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.get_user(UserId::new_random()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.policies_of(user.id.uuid()).await.unwrap().is_empty());
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_nothing() {
+    let Some((db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    let user = user_in(plan.root.id, "grace");
+    store.insert_user(&user).await.unwrap();
+
+    let mut next = user.clone();
+    next.contact.firstname = "Grace".to_owned();
+    next.contact.email = None;
+    next.notifications = vec!["backup_daily_report".to_owned()];
+    next.login = Login::parse("login", "Grace.Hopper").unwrap();
+    let later = Timestamp::from_micros(now().micros() + 1);
+    let stored = store.update_user_if_version(&next, 1, later).await.unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.updated_at, later);
+    assert_eq!(stored.contact.firstname, "Grace");
+    assert_eq!(stored.contact.email, None);
+    assert_eq!(stored.notifications, vec!["backup_daily_report".to_owned()]);
+    assert_eq!(stored.login.as_str(), "Grace.Hopper");
+    assert_eq!(store.get_user(user.id).await.unwrap(), stored);
+    assert!(store.login_taken("grace.hopper").await.unwrap());
+    assert!(!store.login_taken("grace").await.unwrap());
+
+    let mut stale = stored.clone();
+    stale.contact.firstname = "Overwritten".to_owned();
+    assert!(matches!(
+        store.update_user_if_version(&stale, 1, later).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    assert_eq!(store.get_user(user.id).await.unwrap(), stored);
+
+    let mut unknown = stored.clone();
+    unknown.id = UserId::new_random();
+    assert!(matches!(
+        store.update_user_if_version(&unknown, 2, later).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn logins_are_unique_without_regard_to_case() {
+    let Some((db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    let first = user_in(plan.root.id, "Alice");
+    store.insert_user(&first).await.unwrap();
+    let second = user_in(plan.root.id, "aLICE");
+    assert!(matches!(
+        store.insert_user(&second).await,
+        Err(StoreError::Conflict("login"))
+    ));
+    // Renaming another user onto a taken login is the same conflict.
+    let bob = user_in(plan.root.id, "bob");
+    store.insert_user(&bob).await.unwrap();
+    let mut renamed = bob.clone();
+    renamed.login = Login::parse("login", "ADMIN").unwrap();
+    assert!(matches!(
+        store.update_user_if_version(&renamed, 1, now()).await,
+        Err(StoreError::Conflict("login"))
+    ));
+    assert_eq!(store.get_user(bob.id).await.unwrap(), bob);
+    // A repeated id is some other uniqueness rule.
+    let mut same_id = user_in(plan.root.id, "carol");
+    same_id.id = first.id;
+    assert!(matches!(
+        store.insert_user(&same_id).await,
+        Err(StoreError::Conflict("unique"))
+    ));
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_nodes_bootstrapping_an_empty_database_create_the_root_exactly_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..10 {
+        stores.push(Arc::new(PostgresStore::open(&db.url, 2).await.unwrap()));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(stores.len()));
+    let tasks: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let store = Arc::clone(store);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                let plan = plan(&format!("admin{i}"));
+                barrier.wait().await;
+                let created = store.bootstrap(&plan).await.unwrap();
+                (created, plan)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (created, plan) = task.await.unwrap();
+        if created {
+            winners.push(plan);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one bootstrap must create");
+    let root = stores[0].root_tenant().await.unwrap().unwrap();
+    assert_eq!(root, winners[0].root);
+
+    let mut conn = db.connect().await;
+    for (table, want) in [
+        ("tenants", 1_i64),
+        ("users", 1),
+        ("access_policies", 1),
+        ("api_clients", 1),
+    ] {
+        let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(count, want, "{table}");
+    }
+    conn.close().await.unwrap();
+    drop(stores);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_second_root_violates_the_single_root_index() {
+    let Some((db, store, _plan)) = bootstrapped().await else {
+        return;
+    };
+    // Around the bootstrap lock, straight at the table.
+    let other = plan("other").root;
+    assert!(matches!(
+        insert_tenant_on(&store.pool, &other).await,
+        Err(StoreError::Conflict("root"))
+    ));
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn activating_a_signing_key_retires_the_active_one() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.open().await;
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    store
+        .insert_signing_key(&key("k1", KeyState::Active, 1), true)
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&key("k2", KeyState::Staged, 2), false)
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&key("k3", KeyState::Active, 3), true)
+        .await
+        .unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let states: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.state)).collect();
+    assert_eq!(
+        states,
+        vec![
+            ("k1", KeyState::Retired),
+            ("k2", KeyState::Staged),
+            ("k3", KeyState::Active)
+        ]
+    );
+    let k3 = key("k3", KeyState::Active, 3);
+    assert_eq!(keys[2].private_key_encrypted, k3.private_key_encrypted);
+    assert_eq!(keys[2].public_jwk, k3.public_jwk);
+    assert_eq!(keys[2].alg, "ES256");
+    assert_eq!(keys[2].created_at, k3.created_at);
+
+    // A repeated kid fails and, activating, leaves the active key alone.
+    assert!(matches!(
+        store
+            .insert_signing_key(&key("k1", KeyState::Active, 4), true)
+            .await,
+        Err(StoreError::Conflict("unique"))
+    ));
+    let active: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.state == KeyState::Active)
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(active, vec!["k3".to_owned()]);
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_activating_keys_together_leave_exactly_one_active() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(PostgresStore::open(&db.url, 2).await.unwrap()));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&stores[i % stores.len()]);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .insert_signing_key(&key(&format!("k{i}"), KeyState::Active, i as i64), true)
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let keys = stores[0].signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 8);
+    assert_eq!(
+        keys.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
+    drop(stores);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_remembered_until_they_expire() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.open().await;
+    let t = |s: i64| Timestamp::from_micros(s * 1_000_000);
+    store.revoke_token("old", t(100)).await.unwrap();
+    store.revoke_token("edge", t(200)).await.unwrap();
+    store.revoke_token("new", t(300)).await.unwrap();
+    // Revoking twice is not an error.
+    store.revoke_token("new", t(300)).await.unwrap();
+    for jti in ["old", "edge", "new"] {
+        assert!(store.is_token_revoked(jti).await.unwrap(), "{jti}");
+    }
+    assert!(!store.is_token_revoked("other").await.unwrap());
+
+    assert_eq!(store.purge_expired(t(200)).await.unwrap(), 1);
+    assert!(!store.is_token_revoked("old").await.unwrap());
+    assert!(store.is_token_revoked("edge").await.unwrap());
+    assert!(store.is_token_revoked("new").await.unwrap());
+    assert_eq!(store.purge_expired(t(200)).await.unwrap(), 0);
+    assert_eq!(store.purge_expired(t(1000)).await.unwrap(), 2);
+    assert!(!store.is_token_revoked("new").await.unwrap());
+    drop(store);
+    db.drop_db().await;
+}
+
+async fn stored_hash(store: &PostgresStore, id: UserId) -> Option<String> {
+    store
+        .user_credentials_by_id(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+}
+
+#[tokio::test]
+async fn setting_a_password_activates_and_bumps_the_version_and_rehash_needs_the_old_hash() {
+    let Some((db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    let user = user_in(plan.root.id, "dave");
+    store.insert_user(&user).await.unwrap();
+    let later = Timestamp::from_micros(now().micros() + 5);
+    let stored = store
+        .set_user_password(user.id, "hash-1", later)
+        .await
+        .unwrap();
+    assert!(stored.activated);
+    assert!(stored.has_password);
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.tokens_not_before, later);
+    assert_eq!(stored.updated_at, later);
+    assert!(matches!(
+        store
+            .set_user_password(UserId::new_random(), "hash", later)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    store
+        .rehash_user_password(user.id, "not-the-hash", "hash-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_hash(&store, user.id).await.as_deref(),
+        Some("hash-1")
+    );
+    store
+        .rehash_user_password(user.id, "hash-1", "hash-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_hash(&store, user.id).await.as_deref(),
+        Some("hash-2")
+    );
+    // A rehash is not a change of the user.
+    assert_eq!(store.get_user(user.id).await.unwrap(), stored);
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_its_policies_and_checks_the_version() {
+    let Some((db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    let admin = plan.admin.id;
+    // A policy of someone else stays.
+    let other = user_in(plan.root.id, "erin");
+    store.insert_user(&other).await.unwrap();
+    let mut policy = plan.admin_policy.clone();
+    policy.id = PolicyId::new_random();
+    policy.trustee_id = other.id.uuid();
+    policy.role = Role::ReadonlyAdmin;
+    insert_policy_on(&store.pool, &policy).await.unwrap();
+
+    assert!(matches!(
+        store.delete_user_if_version(admin, 7).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    assert_eq!(store.policies_of(admin.uuid()).await.unwrap().len(), 1);
+    store.delete_user_if_version(admin, 1).await.unwrap();
+    assert!(matches!(
+        store.get_user(admin).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.policies_of(admin.uuid()).await.unwrap().is_empty());
+    assert_eq!(
+        store.policies_of(other.id.uuid()).await.unwrap(),
+        vec![policy]
+    );
+    assert!(matches!(
+        store.delete_user_if_version(admin, 1).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_fast_as_unavailable() {
+    if std::env::var("TEST_POSTGRES_URL").is_err() {
+        eprintln!("SKIPPED: TEST_POSTGRES_URL not set");
+        return;
+    }
+    // Refused: retried (the server may be starting) until the two-second acquire timeout.
+    let started = Instant::now();
+    let refused = PostgresStore::open("postgres://postgres@127.0.0.1:1/postgres", 2).await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        refused.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A host that never answers (TEST-NET-1) is given up on by the connect timeout.
+    let started = Instant::now();
+    let silent = PostgresStore::open("postgres://postgres@192.0.2.1:5432/postgres", 2).await;
+    assert!(
+        matches!(silent, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        silent.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_terminated_by_the_server_reports_unavailable() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = Arc::new(db.open().await);
+    let running = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            sqlx::query("SELECT pg_sleep(4)")
+                .execute(&store.pool)
+                .await
+                .map_err(map_err)
+        })
+    };
+    let mut conn = db.connect().await;
+    // Wait until the statement runs, then end its backend as an administrator would.
+    let mut terminated = false;
+    for _ in 0..100 {
+        terminated = sqlx::query_scalar(
+            "SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query = 'SELECT pg_sleep(4)' AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if terminated {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(terminated, "the statement never showed up");
+    let outcome = running.await.unwrap();
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    // The pool replaces the dead connection.
+    store.ping().await.unwrap();
+    conn.close().await.unwrap();
+    drop(store);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn pooled_connections_cut_statements_off_after_five_seconds() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.open().await;
+    let timeout: String = sqlx::query("SHOW statement_timeout")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "5s");
+    let started = Instant::now();
+    let slow = sqlx::query("SELECT pg_sleep(6)")
+        .execute(&store.pool)
+        .await
+        .map_err(map_err);
+    assert!(
+        matches!(slow, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        slow.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(6));
+    drop(store);
+    db.drop_db().await;
+}
+
+#[test]
+fn sqlstates_of_an_unreachable_database_are_unavailable() {
+    for code in [
+        "08000", "08006", "08001", "57P01", "57P02", "57P03", "57014", "53300",
+    ] {
+        assert!(is_unavailable_sqlstate(code), "{code}");
+    }
+    for code in ["23505", "42P01", "22P02", "40001", "XX000"] {
+        assert!(!is_unavailable_sqlstate(code), "{code}");
+    }
+}
+
+#[test]
+fn the_test_database_url_keeps_everything_but_the_database() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
+    );
+}
+
+#[tokio::test]
+async fn users_round_trip_every_field() {
+    let Some((db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    let mut user = user_in(plan.root.id, "frank");
+    user.contact.address1 = "Street 1".to_owned();
+    user.contact.address2 = "Floor 2".to_owned();
+    user.contact.country = "DE".to_owned();
+    user.contact.state = "BE".to_owned();
+    user.contact.zipcode = "10115".to_owned();
+    user.mfa_status = "enabled".to_owned();
+    user.tokens_not_before = Timestamp::from_micros(42);
+    store.insert_user(&user).await.unwrap();
+    assert_eq!(store.get_user(user.id).await.unwrap(), user);
+    drop(store);
+    db.drop_db().await;
+}
