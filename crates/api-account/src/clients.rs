@@ -5,13 +5,22 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use warden_core::Warden;
 use warden_domain::ApiClient;
 
 use crate::error::AccountError;
 use crate::extract::Caller;
+use crate::openapi::ErrorBody;
 
-#[derive(Serialize)]
+/// The routes of `/clients`.
+pub fn routes() -> OpenApiRouter<Arc<Warden>> {
+    OpenApiRouter::new().routes(routes!(get))
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct ClientResponse {
     client_id: String,
     tenant_id: String,
@@ -20,6 +29,7 @@ pub struct ClientResponse {
     token_endpoint_auth_method: String,
     data: serde_json::Value,
     client_secret_expires_at: i64,
+    #[schema(value_type = String)]
     status: &'static str,
     created_by: Option<String>,
     created_at: String,
@@ -43,6 +53,9 @@ impl From<ApiClient> for ClientResponse {
     }
 }
 
+#[utoipa::path(get, path = "/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)),
+    responses((status = 200, body = ClientResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn get(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,

@@ -6,14 +6,38 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use warden_core::Warden;
 
 use crate::error::OAuthError;
+use crate::openapi::OAuthErrorBody;
 
-#[derive(Deserialize)]
-struct TokenForm {
+/// The routes of `/idp` and discovery.
+pub fn routes() -> OpenApiRouter<Arc<Warden>> {
+    OpenApiRouter::new()
+        .routes(routes!(token))
+        .routes(routes!(keys))
+        .routes(routes!(openid_configuration))
+}
+
+/// A successful token response.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `bearer`.
+    token_type: String,
+    /// Seconds until expiry.
+    expires_in: i64,
+    /// Expiry as a Unix time in seconds.
+    expires_on: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
@@ -38,6 +62,11 @@ fn client_credentials(
     }
 }
 
+#[utoipa::path(post, path = "/idp/token", tag = "idp",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
+        (status = 429, body = OAuthErrorBody), (status = 503, body = OAuthErrorBody)),
+    security((), ("basic" = [])))]
 pub async fn token(
     State(warden): State<Arc<Warden>>,
     request: Request,
@@ -94,12 +123,12 @@ pub async fn token(
         Some(_) => return Err(OAuthError::unsupported_grant_type()),
     };
     let claims = &issued.claims;
-    let body = json!({
-        "access_token": issued.token,
-        "token_type": "bearer",
-        "expires_in": claims.exp - claims.iat,
-        "expires_on": claims.exp,
-    });
+    let body = TokenResponse {
+        expires_in: claims.exp - claims.iat,
+        expires_on: claims.exp,
+        access_token: issued.token,
+        token_type: "bearer".to_owned(),
+    };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -107,10 +136,12 @@ pub async fn token(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/idp/keys", tag = "idp", responses((status = 200, description = "The JSON Web Key Set", body = serde_json::Value)))]
 pub async fn keys(State(warden): State<Arc<Warden>>) -> Json<serde_json::Value> {
     Json(warden.jwks())
 }
 
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "idp", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
 pub async fn openid_configuration(State(warden): State<Arc<Warden>>) -> Json<serde_json::Value> {
     let base = &warden.settings().public_url;
     Json(json!({

@@ -6,36 +6,51 @@ mod error;
 mod extract;
 mod idp;
 mod lenient;
+mod openapi;
+mod policies;
+mod search;
+mod tenants;
 mod users;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 use warden_core::Warden;
 
 pub use error::AccountError;
 
-/// The routes under `/api/2`.
+/// The routes under `/api/2`, with the OpenAPI document built from the same handlers.
 pub fn router() -> Router<Arc<Warden>> {
-    Router::new()
-        .route("/users", post(users::create))
-        .route("/users/check_login", get(users::check_login))
-        .route("/users/me", get(users::me))
+    let (router, document) = api().split_for_parts();
+    let document = Arc::new(document);
+    router
         .route(
-            "/users/{user_id}",
-            get(users::get).put(users::update).delete(users::delete),
-        )
-        .route("/users/{user_id}/password", post(users::set_password))
-        .route("/clients/{client_id}", get(clients::get))
-        .route("/idp/token", post(idp::token))
-        .route("/idp/keys", get(idp::keys))
-        .route(
-            "/.well-known/openid-configuration",
-            get(idp::openid_configuration),
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json((*document).clone()) }
+            }),
         )
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
+}
+
+fn api() -> OpenApiRouter<Arc<Warden>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(users::routes())
+        .merge(clients::routes())
+        .merge(idp::routes())
+        .merge(tenants::routes())
+        .merge(policies::routes())
+        .merge(search::routes())
+}
+
+/// The OpenAPI 3.1 document of the account face.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
 }
 
 /// The OpenID discovery document is also served at the host root.

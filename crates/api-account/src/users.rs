@@ -7,6 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use warden_core::Warden;
 use warden_domain::{
     ContactPatch, DomainError, Email, FieldError, FieldErrorKind, Login, NewUser, PhoneChange,
@@ -16,8 +19,19 @@ use warden_domain::{
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller, CallerOrBasic};
 use crate::lenient;
+use crate::openapi::ErrorBody;
 
-#[derive(Serialize)]
+/// The routes of `/users`.
+pub fn routes() -> OpenApiRouter<Arc<Warden>> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(check_login))
+        .routes(routes!(me))
+        .routes(routes!(get, update, delete))
+        .routes(routes!(set_password))
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct ContactResponse {
     address1: String,
     address2: String,
@@ -31,7 +45,7 @@ pub struct ContactResponse {
     zipcode: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserResponse {
     id: String,
     version: i64,
@@ -44,6 +58,7 @@ pub struct UserResponse {
     created_at: String,
     updated_at: String,
     language: String,
+    #[schema(value_type = String)]
     idp_id: &'static str,
     external_id: Option<String>,
     personal_tenant_id: Option<String>,
@@ -95,7 +110,7 @@ impl From<User> for UserResponse {
 }
 
 /// A contact as sent: every field optional, `null` meaning empty. Unknown keys are ignored.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 pub struct ContactRequest {
     #[serde(default, deserialize_with = "lenient::opt_text")]
     email: Option<String>,
@@ -200,7 +215,7 @@ impl ContactRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateUserRequest {
     tenant_id: Option<String>,
     login: Option<String>,
@@ -212,6 +227,7 @@ pub struct CreateUserRequest {
     #[serde(default, deserialize_with = "lenient::opt_text")]
     external_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<bool>)]
     enabled: Option<bool>,
 }
 
@@ -267,9 +283,11 @@ impl TryFrom<CreateUserRequest> for NewUser {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct UpdateUserRequest {
+    /// Revision number (an integer; a string holding one is accepted).
     #[serde(default, deserialize_with = "lenient::opt_i64")]
+    #[schema(value_type = Option<i64>)]
     version: Option<i64>,
     contact: Option<ContactRequest>,
     login: Option<String>,
@@ -278,6 +296,7 @@ pub struct UpdateUserRequest {
     notifications: Option<Vec<String>>,
     business_types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schema(value_type = Option<bool>)]
     enabled: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_text")]
     external_id: Option<String>,
@@ -318,6 +337,9 @@ impl UpdateUserRequest {
     }
 }
 
+#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUserRequest,
+    responses((status = 200, body = UserResponse), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 409, description = "Login taken", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn create(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
@@ -328,6 +350,9 @@ pub async fn create(
     Ok(Json(user.into()))
 }
 
+#[utoipa::path(get, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 200, body = UserResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn get(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
@@ -336,6 +361,9 @@ pub async fn get(
     Ok(Json(warden.get_user(&caller, &user_id).await?.into()))
 }
 
+#[utoipa::path(get, path = "/users/me", tag = "users",
+    responses((status = 200, body = UserResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 404, description = "The caller is an API client", body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn me(
     State(warden): State<Arc<Warden>>,
     CallerOrBasic(caller): CallerOrBasic,
@@ -343,6 +371,9 @@ pub async fn me(
     Ok(Json(warden.me(&caller).await?.into()))
 }
 
+#[utoipa::path(put, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path)), request_body = UpdateUserRequest,
+    responses((status = 200, body = UserResponse), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn update(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
@@ -358,12 +389,18 @@ pub async fn update(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
+    /// The current revision number of the user.
     #[serde(default, deserialize_with = "lenient::opt_i64")]
+    #[param(value_type = Option<i64>)]
     version: Option<i64>,
 }
 
+#[utoipa::path(delete, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path), VersionQuery),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Missing version, or the user is still enabled (code 1027)", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn delete(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
@@ -377,11 +414,15 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CheckLoginQuery {
     username: Option<String>,
 }
 
+#[utoipa::path(get, path = "/users/check_login", tag = "users", params(CheckLoginQuery),
+    responses((status = 204, description = "The login is free"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 409, description = "The login is taken", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn check_login(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
@@ -397,11 +438,14 @@ pub async fn check_login(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SetPasswordRequest {
     password: Option<String>,
 }
 
+#[utoipa::path(post, path = "/users/{user_id}/password", tag = "users", params(("user_id" = String, Path)), request_body = SetPasswordRequest,
+    responses((status = 204, description = "Password set; the user is activated"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn set_password(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,

@@ -3,12 +3,16 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod clients;
 pub mod clock;
+pub mod directory;
 pub mod keys;
 pub mod keystone;
 pub mod metrics;
 pub mod password;
+pub mod policies;
 pub mod secrets;
+pub mod tenants;
 pub mod tokens;
 pub mod users;
 

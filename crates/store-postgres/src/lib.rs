@@ -3,7 +3,11 @@
 //! rules that a single SQLite writer gets for free (one root, one active signing key) true
 //! when several nodes write at once.
 
+mod clients;
+mod directory;
+mod policies;
 mod rows;
+mod tenants;
 #[cfg(test)]
 mod tests;
 

@@ -2,7 +2,11 @@
 //! a client survives a crash of the process or the machine. One writer connection serialises
 //! every transaction; a small pool of readers serves reads concurrently.
 
+mod clients;
+mod directory;
+mod policies;
 mod rows;
+mod tenants;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,6 +1,16 @@
 //! The store: one trait family that every backend implements, with whole-operation methods
 //! (each its own transaction) and one error type. No backend type crosses this line.
 
+mod clients;
+mod directory;
+mod policies;
+mod tenants;
+
+pub use clients::ClientStore;
+pub use directory::DirectoryStore;
+pub use policies::PolicyStore;
+pub use tenants::TenantStore;
+
 use async_trait::async_trait;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
 
@@ -81,7 +91,10 @@ pub struct UserCredentials {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// The whole store: the core operations here, and one trait per resource family.
+pub trait Store:
+    TenantStore + ClientStore + DirectoryStore + PolicyStore + Send + Sync + 'static
+{
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<(), StoreError>;
 

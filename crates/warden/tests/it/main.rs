@@ -4,10 +4,14 @@
 
 mod account;
 mod binary;
+mod clients;
 mod compat;
 mod concurrency;
+mod directory;
 mod helpers;
 mod iam;
 mod keystone;
 mod multinode;
+mod policies;
 mod service;
+mod tenants;

@@ -1,0 +1,10 @@
+//! `/search`: users and tenants of a subtree.
+
+use std::sync::Arc;
+
+use utoipa_axum::router::OpenApiRouter;
+use warden_core::Warden;
+
+pub fn routes() -> OpenApiRouter<Arc<Warden>> {
+    OpenApiRouter::new()
+}

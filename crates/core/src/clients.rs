@@ -1,0 +1,5 @@
+//! clients operations of the services.
+
+use crate::Warden;
+
+impl Warden {}

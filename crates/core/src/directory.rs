@@ -1,0 +1,5 @@
+//! directory operations of the services.
+
+use crate::Warden;
+
+impl Warden {}

@@ -1,0 +1,5 @@
+//! policies operations of the services.
+
+use crate::Warden;
+
+impl Warden {}

@@ -1,0 +1,5 @@
+//! tenants operations of the services.
+
+use crate::Warden;
+
+impl Warden {}

@@ -1,0 +1,9 @@
+//! PostgreSQL implementation of [`warden_store::ClientStore`].
+
+use async_trait::async_trait;
+use warden_store::ClientStore;
+
+use crate::PostgresStore;
+
+#[async_trait]
+impl ClientStore for PostgresStore {}

@@ -1,0 +1,9 @@
+//! PostgreSQL implementation of [`warden_store::TenantStore`].
+
+use async_trait::async_trait;
+use warden_store::TenantStore;
+
+use crate::PostgresStore;
+
+#[async_trait]
+impl TenantStore for PostgresStore {}

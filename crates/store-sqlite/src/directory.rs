@@ -1,0 +1,9 @@
+//! SQLite implementation of [`warden_store::DirectoryStore`].
+
+use async_trait::async_trait;
+use warden_store::DirectoryStore;
+
+use crate::SqliteStore;
+
+#[async_trait]
+impl DirectoryStore for SqliteStore {}

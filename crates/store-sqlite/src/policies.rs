@@ -1,0 +1,9 @@
+//! SQLite implementation of [`warden_store::PolicyStore`].
+
+use async_trait::async_trait;
+use warden_store::PolicyStore;
+
+use crate::SqliteStore;
+
+#[async_trait]
+impl PolicyStore for SqliteStore {}
