@@ -2,6 +2,7 @@
 //! trustee × tenant × role.
 
 use crate::ids::{PolicyId, TenantId};
+use crate::tenant::TenantKind;
 use crate::time::Timestamp;
 
 /// The roles Warden knows. Unknown role names from clients are kept as `Other` so that
@@ -40,6 +41,52 @@ impl Role {
             Role::UserAdmin => "user_admin",
             Role::Other(name) => name,
         }
+    }
+
+    /// Service roles the account face accepts in access policies besides the admin roles. They
+    /// grant nothing on the account face itself; other services read them from tokens.
+    pub const SERVICE_ROLES: [&'static str; 10] = [
+        "backup_user",
+        "backup_admin",
+        "protection_admin",
+        "hci_admin",
+        "sync_share_user",
+        "sync_share_admin",
+        "sync_share_guest",
+        "monitoring_admin",
+        "tenant_admin",
+        "tenant_viewer",
+    ];
+
+    /// A role a client may assign: an admin role or a known service role.
+    pub fn parse_assignable(raw: &str) -> Option<Self> {
+        match Self::parse(raw) {
+            Role::Other(name) if !Self::SERVICE_ROLES.contains(&name.as_str()) => None,
+            role => Some(role),
+        }
+    }
+
+    /// Whether this role may be held on a tenant of `kind`: each admin role belongs to its
+    /// level of the tree; `readonly_admin`, `user_admin` and service roles fit anywhere below
+    /// the root.
+    pub fn allowed_on(&self, kind: TenantKind) -> bool {
+        match self {
+            Role::RootAdmin => kind == TenantKind::Root,
+            Role::PartnerAdmin => matches!(kind, TenantKind::Partner | TenantKind::Folder),
+            Role::CompanyAdmin => kind == TenantKind::Customer,
+            Role::UnitAdmin => kind == TenantKind::Unit,
+            Role::ReadonlyAdmin | Role::UserAdmin => true,
+            Role::Other(_) => kind != TenantKind::Root,
+        }
+    }
+
+    /// May grant roles to others: the tenant-level admin roles. `user_admin` manages user
+    /// accounts but cannot hand out roles, so it cannot raise anyone's privileges.
+    pub fn grants(&self) -> bool {
+        matches!(
+            self,
+            Role::RootAdmin | Role::PartnerAdmin | Role::CompanyAdmin | Role::UnitAdmin
+        )
     }
 
     /// May create, change and delete users and tenants of the subtree.
@@ -85,4 +132,33 @@ pub struct AccessPolicy {
     pub issuer_id: uuid::Uuid,
     pub version: i64,
     pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_roles_belong_to_their_level_of_the_tree() {
+        assert!(Role::RootAdmin.allowed_on(TenantKind::Root));
+        assert!(!Role::RootAdmin.allowed_on(TenantKind::Partner));
+        assert!(Role::PartnerAdmin.allowed_on(TenantKind::Folder));
+        assert!(!Role::CompanyAdmin.allowed_on(TenantKind::Partner));
+        assert!(Role::ReadonlyAdmin.allowed_on(TenantKind::Customer));
+        assert!(!Role::parse("backup_user").allowed_on(TenantKind::Root));
+    }
+
+    #[test]
+    fn only_known_roles_are_assignable() {
+        assert_eq!(
+            Role::parse_assignable("company_admin"),
+            Some(Role::CompanyAdmin)
+        );
+        assert_eq!(
+            Role::parse_assignable("backup_user"),
+            Some(Role::Other("backup_user".into()))
+        );
+        assert_eq!(Role::parse_assignable("god_mode"), None);
+        assert!(!Role::UserAdmin.grants());
+    }
 }

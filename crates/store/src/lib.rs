@@ -8,7 +8,7 @@ mod tenants;
 
 pub use clients::ClientStore;
 pub use directory::DirectoryStore;
-pub use policies::PolicyStore;
+pub use policies::{PolicyStore, SearchHit, SearchObject};
 pub use tenants::TenantStore;
 
 use async_trait::async_trait;
