@@ -9,6 +9,7 @@ mod compat;
 mod concurrency;
 mod crash;
 mod directory;
+mod fuzz_routes;
 mod helpers;
 mod iam;
 mod keystone;
