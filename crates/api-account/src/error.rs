@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use warden_domain::tenant::TenantRule;
 use warden_domain::{AuthFailure, DomainError, Resource};
 use warden_http::{current_request_id, BodyRejection};
 
@@ -50,6 +51,15 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
         DomainError::UserStillEnabled => (StatusCode::BAD_REQUEST, 1027),
         DomainError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, 401),
         DomainError::Forbidden => (StatusCode::FORBIDDEN, 1002),
+        DomainError::TenantRule(rule) => match rule {
+            TenantRule::ParentDisabled => (StatusCode::BAD_REQUEST, 1003),
+            TenantRule::NameTaken => (StatusCode::CONFLICT, 1004),
+            TenantRule::StillEnabled => (StatusCode::BAD_REQUEST, 1006),
+            TenantRule::MoveUnderOwnDescendant => (StatusCode::BAD_REQUEST, 1007),
+            TenantRule::Locked => (StatusCode::FORBIDDEN, 1012),
+            TenantRule::MoveUnderDisabled => (StatusCode::BAD_REQUEST, 1013),
+            TenantRule::MoveOutsideLockOwner => (StatusCode::BAD_REQUEST, 1032),
+        },
         DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, 429),
         DomainError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, 503),
         DomainError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 1000),
@@ -183,7 +193,8 @@ impl From<DomainError> for OAuthError {
             DomainError::NotFound(_)
             | DomainError::VersionMismatch
             | DomainError::LoginTaken
-            | DomainError::UserStillEnabled => (StatusCode::BAD_REQUEST, "invalid_request"),
+            | DomainError::UserStillEnabled
+            | DomainError::TenantRule(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
             DomainError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")

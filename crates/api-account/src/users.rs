@@ -1,4 +1,5 @@
-//! `/api/2/users`: create, read, change, delete, check a login, set a password.
+//! `/api/2/users`: create, list, read, change, delete, check a login, set a password, mail an
+//! activation link and consume it, confirm an e-mail change.
 
 use std::sync::Arc;
 
@@ -10,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use warden_core::directory::{UserFilters, UserListing, UserPage};
 use warden_core::Warden;
 use warden_domain::{
     ContactPatch, DomainError, Email, FieldError, FieldErrorKind, Login, NewUser, PhoneChange,
-    TenantId, Text, User, UserPatch,
+    TenantId, Text, Timestamp, User, UserId, UserPatch,
 };
 
 use crate::error::AccountError;
@@ -24,11 +26,66 @@ use crate::openapi::ErrorBody;
 /// The routes of `/users`.
 pub fn routes() -> OpenApiRouter<Arc<Warden>> {
     OpenApiRouter::new()
-        .routes(routes!(create))
+        .routes(routes!(create, list))
         .routes(routes!(check_login))
         .routes(routes!(me))
         .routes(routes!(get, update, delete))
         .routes(routes!(set_password))
+        .routes(routes!(send_activation_email))
+        .routes(routes!(activate))
+        .routes(routes!(confirm_email))
+}
+
+/// The notifications a user may subscribe to.
+const NOTIFICATIONS: [&str; 8] = [
+    "maintenance",
+    "quota",
+    "reports",
+    "backup_error",
+    "backup_warning",
+    "backup_info",
+    "backup_daily_report",
+    "backup_critical",
+];
+
+/// The business types a user may have; only `buyer` is known.
+const BUSINESS_TYPES: [&str; 1] = ["buyer"];
+
+/// A list drawn from `known`, duplicates dropped in order. An unknown value refuses the field.
+fn known_values(
+    field: &str,
+    values: Vec<String>,
+    known: &[&str],
+) -> Result<Vec<String>, FieldError> {
+    let mut kept: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        if !known.contains(&value.as_str()) {
+            return Err(FieldError::new(field, FieldErrorKind::Invalid));
+        }
+        if !kept.contains(&value) {
+            kept.push(value);
+        }
+    }
+    Ok(kept)
+}
+
+/// A language code such as `en`, `de`, `pt-BR` or `zh_CN`: 2 or 3 letters, then at most two
+/// subtags of 2 to 8 letters or digits.
+fn language_code(raw: &str) -> Result<String, FieldError> {
+    let mut parts = raw.split(['-', '_']);
+    let primary = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let subtags: Vec<&str> = parts.collect();
+    let rest = subtags.len() <= 2
+        && subtags
+            .iter()
+            .all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if primary && rest {
+        Ok(raw.to_owned())
+    } else {
+        Err(FieldError::new("language", FieldErrorKind::Invalid))
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -264,18 +321,25 @@ impl TryFrom<CreateUserRequest> for NewUser {
         let mut new = NewUser::new(tenant_id, login);
         contact.apply(&mut new.contact);
         if let Some(language) = r.language.filter(|l| !l.is_empty()) {
-            new.language = errors
-                .take(Text::parse("language", &language))
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default();
+            if let Some(language) = errors.take(language_code(&language)) {
+                new.language = language;
+            }
         }
         if let Some(n) = r.notifications {
-            new.notifications = n;
+            if let Some(n) = errors.take(known_values("notifications", n, &NOTIFICATIONS)) {
+                new.notifications = n;
+            }
         }
         if let Some(b) = r.business_types {
-            new.business_types = b;
+            if let Some(b) = errors.take(known_values("business_types", b, &BUSINESS_TYPES)) {
+                new.business_types = b;
+            }
         }
-        new.external_id = r.external_id.filter(|e| !e.is_empty());
+        new.external_id = r
+            .external_id
+            .filter(|e| !e.is_empty())
+            .and_then(|e| errors.take(Text::parse("external_id", &e)))
+            .map(|t| t.as_str().to_owned());
         if let Some(enabled) = r.enabled {
             new.enabled = enabled;
         }
@@ -318,19 +382,35 @@ impl UpdateUserRequest {
         let login = self
             .login
             .and_then(|l| errors.take(Login::parse("login", &l)));
-        let language = self.language.and_then(|l| {
-            errors
-                .take(Text::parse("language", &l))
-                .map(|t| t.as_str().to_owned())
+        // An empty (or null) language leaves it as it is, as on creation.
+        let language = self
+            .language
+            .filter(|l| !l.is_empty())
+            .and_then(|l| errors.take(language_code(&l)));
+        let notifications = self
+            .notifications
+            .and_then(|n| errors.take(known_values("notifications", n, &NOTIFICATIONS)));
+        let business_types = self
+            .business_types
+            .and_then(|b| errors.take(known_values("business_types", b, &BUSINESS_TYPES)));
+        // An empty external id clears it.
+        let external_id = self.external_id.map(|e| {
+            if e.is_empty() {
+                None
+            } else {
+                errors
+                    .take(Text::parse("external_id", &e))
+                    .map(|t| t.as_str().to_owned())
+            }
         });
         let patch = UserPatch {
             contact,
             login,
             language,
-            notifications: self.notifications,
-            business_types: self.business_types,
+            notifications,
+            business_types,
             enabled: self.enabled,
-            external_id: self.external_id.map(|e| (!e.is_empty()).then_some(e)),
+            external_id,
             description: None,
         };
         errors.finish((patch, version.unwrap_or_default()))
@@ -459,6 +539,187 @@ pub async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Query parameters of `GET /users`. Empty values count as absent.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersQuery {
+    /// Comma-separated user ids, at most 100; excludes every other filter.
+    uuids: Option<String>,
+    /// Only users of this tenant.
+    tenant_id: Option<String>,
+    /// Only users of this tenant and of every tenant below it.
+    subtree_root_tenant_id: Option<String>,
+    /// Only users changed at or after this instant (RFC 3339).
+    updated_since: Option<String>,
+    /// Page size: at least 1, 100 when absent; larger than 1000 is cut to 1000.
+    limit: Option<String>,
+    /// `paging.cursors.after` of the previous page. It carries the filters, so a follow-up
+    /// request sends only this (filters sent with it must be the same).
+    after: Option<String>,
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// An RFC 3339 instant. A `+` in an offset that reached us unencoded arrives as a space.
+fn rfc3339(field: &str, raw: &str) -> Result<Timestamp, FieldError> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(&raw.replace(' ', "+")))
+        .map(|t| Timestamp::from_datetime(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| FieldError::new(field, FieldErrorKind::Invalid))
+}
+
+impl ListUsersQuery {
+    fn into_listing(self) -> Result<UserListing, DomainError> {
+        let mut errors = Errors::default();
+        let tenant = |errors: &mut Errors, field: &str, raw: Option<String>| {
+            non_empty(raw).and_then(|raw| {
+                errors.take(
+                    TenantId::parse(&raw)
+                        .ok_or_else(|| FieldError::new(field, FieldErrorKind::Invalid)),
+                )
+            })
+        };
+        let uuids = non_empty(self.uuids).and_then(|raw| {
+            let ids = raw
+                .split(',')
+                .map(|id| UserId::parse(id.trim()))
+                .collect::<Option<Vec<_>>>();
+            errors.take(ids.ok_or_else(|| FieldError::new("uuids", FieldErrorKind::Invalid)))
+        });
+        let tenant_id = tenant(&mut errors, "tenant_id", self.tenant_id);
+        let subtree = tenant(
+            &mut errors,
+            "subtree_root_tenant_id",
+            self.subtree_root_tenant_id,
+        );
+        let updated_since = non_empty(self.updated_since)
+            .and_then(|raw| errors.take(rfc3339("updated_since", &raw)));
+        let limit = non_empty(self.limit).and_then(|raw| {
+            errors.take(
+                raw.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| FieldError::new("limit", FieldErrorKind::Invalid)),
+            )
+        });
+        let filters = errors
+            .take(UserFilters::new(uuids, tenant_id, subtree, updated_since))
+            .unwrap_or_default();
+        errors.finish(UserListing {
+            filters,
+            limit,
+            after: non_empty(self.after),
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserListCursors {
+    /// The cursor of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserListPaging {
+    cursors: UserListCursors,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserListResponse {
+    items: Vec<UserResponse>,
+    paging: UserListPaging,
+    /// When the page was read: the `updated_since` of the next synchronisation.
+    timestamp: String,
+}
+
+impl From<UserPage> for UserListResponse {
+    fn from(page: UserPage) -> Self {
+        UserListResponse {
+            items: page.users.into_iter().map(UserResponse::from).collect(),
+            paging: UserListPaging {
+                cursors: UserListCursors { after: page.after },
+            },
+            timestamp: page.timestamp.rfc3339_micros_offset(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery),
+    responses((status = 200, description = "One page of the users the caller can read, in id order", body = UserListResponse), (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The tenant filter names a tenant outside the caller's reach", body = ErrorBody), (status = 404, description = "The tenant filter names no tenant (code 1005)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(warden): State<Arc<Warden>>,
+    Caller(caller): Caller,
+    AccountQuery(query): AccountQuery<ListUsersQuery>,
+) -> Result<Json<UserListResponse>, AccountError> {
+    let listing = query.into_listing()?;
+    Ok(Json(warden.list_users(&caller, listing).await?.into()))
+}
+
+#[utoipa::path(post, path = "/users/{user_id}/send-activation-email", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 204, description = "A one-time activation link was mailed; an earlier one stops working"), (status = 400, description = "The user is already activated (field `activated`) or has no e-mail address", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 503, description = "The message could not be sent; retry", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn send_activation_email(
+    State(warden): State<Arc<Warden>>,
+    Caller(caller): Caller,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, AccountError> {
+    // The body is empty or `{}`; whatever is sent is ignored.
+    warden.send_activation_email(&caller, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ActivateRequest {
+    /// The token from the activation message.
+    token: Option<String>,
+    /// The new password.
+    password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/users/activate", tag = "users", request_body = ActivateRequest,
+    responses((status = 204, description = "Password set; the user is activated and the token spent"), (status = 400, description = "Unknown, expired or spent token (field `token`), or a password the policy refuses", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)))]
+pub async fn activate(
+    State(warden): State<Arc<Warden>>,
+    AccountJson(body): AccountJson<ActivateRequest>,
+) -> Result<StatusCode, AccountError> {
+    let (Some(token), Some(password)) = (&body.token, &body.password) else {
+        let missing = [
+            ("token", body.token.is_none()),
+            ("password", body.password.is_none()),
+        ]
+        .into_iter()
+        .filter(|(_, missing)| *missing)
+        .map(|(field, _)| FieldError::new(field, FieldErrorKind::Missing))
+        .collect();
+        return Err(DomainError::Invalid(missing).into());
+    };
+    warden.activate_user(token, password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmEmailRequest {
+    /// The token from the confirmation message sent to the old address.
+    token: Option<String>,
+}
+
+#[utoipa::path(post, path = "/users/email/confirm", tag = "users", request_body = ConfirmEmailRequest,
+    responses((status = 204, description = "The new e-mail address applies; the user's version is incremented"), (status = 400, description = "Unknown, expired or spent token (field `token`)", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)))]
+pub async fn confirm_email(
+    State(warden): State<Arc<Warden>>,
+    AccountJson(body): AccountJson<ConfirmEmailRequest>,
+) -> Result<StatusCode, AccountError> {
+    let token = body
+        .token
+        .ok_or_else(|| DomainError::invalid("token", FieldErrorKind::Missing))?;
+    warden.confirm_email_change(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,5 +750,46 @@ mod tests {
             panic!("expected invalid")
         };
         assert_eq!(errors[0].field, "version");
+    }
+
+    #[test]
+    fn notifications_and_business_types_come_from_their_known_sets() {
+        assert_eq!(
+            known_values(
+                "notifications",
+                vec!["quota".into(), "backup_error".into(), "quota".into()],
+                &NOTIFICATIONS
+            ),
+            Ok(vec!["quota".to_owned(), "backup_error".to_owned()])
+        );
+        assert!(known_values("notifications", vec!["spam".into()], &NOTIFICATIONS).is_err());
+        assert!(known_values("business_types", vec!["buyer".into()], &BUSINESS_TYPES).is_ok());
+        assert!(known_values("business_types", vec!["seller".into()], &BUSINESS_TYPES).is_err());
+    }
+
+    #[test]
+    fn a_language_is_a_short_code() {
+        for ok in ["en", "de", "pt-BR", "zh_CN", "sr-Latn-RS", "fil"] {
+            assert!(language_code(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "e", "english", "en-", "en US", "en-US-x-y", "12"] {
+            assert!(language_code(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_parameters_are_checked_together() {
+        let query: ListUsersQuery =
+            serde_urlencoded::from_str("uuids=nope&tenant_id=x&updated_since=yesterday&limit=0")
+                .unwrap();
+        let Err(DomainError::Invalid(errors)) = query.into_listing() else {
+            panic!("expected invalid")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["uuids", "tenant_id", "updated_since", "limit"]);
+        let query: ListUsersQuery =
+            serde_urlencoded::from_str("updated_since=2024-05-01T10:00:00 02:00&limit=5").unwrap();
+        let listing = query.into_listing().unwrap();
+        assert_eq!(listing.limit, Some(5));
     }
 }

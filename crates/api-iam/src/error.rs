@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use warden_domain::error::FieldErrorKind;
+use warden_domain::tenant::TenantRule;
 use warden_domain::{AuthFailure, DomainError};
 use warden_http::{current_request_id, BodyRejection};
 
@@ -61,6 +62,15 @@ fn classify(e: &DomainError) -> (StatusCode, &'static str) {
             (StatusCode::UNAUTHORIZED, "IAM.0001")
         }
         DomainError::Forbidden => (StatusCode::FORBIDDEN, "IAM.0002"),
+        DomainError::TenantRule(rule) => match rule {
+            TenantRule::NameTaken => (StatusCode::CONFLICT, "IAM.0005"),
+            TenantRule::Locked => (StatusCode::FORBIDDEN, "IAM.0002"),
+            TenantRule::ParentDisabled
+            | TenantRule::StillEnabled
+            | TenantRule::MoveUnderOwnDescendant
+            | TenantRule::MoveUnderDisabled
+            | TenantRule::MoveOutsideLockOwner => (StatusCode::BAD_REQUEST, "IAM.0007"),
+        },
         DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "IAM.0012"),
         DomainError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "IAM.0006"),
         DomainError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "IAM.0006"),

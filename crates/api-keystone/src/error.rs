@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use warden_domain::tenant::TenantRule;
 use warden_domain::DomainError;
 use warden_http::BodyRejection;
 
@@ -36,6 +37,15 @@ fn status_of(e: &DomainError) -> StatusCode {
         DomainError::VersionMismatch | DomainError::LoginTaken => StatusCode::CONFLICT,
         DomainError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         DomainError::Forbidden => StatusCode::FORBIDDEN,
+        DomainError::TenantRule(rule) => match rule {
+            TenantRule::NameTaken => StatusCode::CONFLICT,
+            TenantRule::Locked => StatusCode::FORBIDDEN,
+            TenantRule::ParentDisabled
+            | TenantRule::StillEnabled
+            | TenantRule::MoveUnderOwnDescendant
+            | TenantRule::MoveUnderDisabled
+            | TenantRule::MoveOutsideLockOwner => StatusCode::BAD_REQUEST,
+        },
         DomainError::Overloaded => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         DomainError::Internal => StatusCode::INTERNAL_SERVER_ERROR,

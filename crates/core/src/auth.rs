@@ -50,9 +50,17 @@ impl Principal {
     }
 
     /// Whether the caller holds a role satisfying `need` on `tenant` or one of its ancestors.
-    /// An API client acts for its own tenant's subtree.
+    /// An API client acts for its own tenant's subtree. A narrowed token acts only inside its
+    /// narrowing, whatever its subject could do otherwise.
     fn holds(&self, tenant: &Tenant, need: fn(&Role) -> bool) -> bool {
         let covers = |scope: TenantId| tenant.id == scope || tenant.ancestors.contains(&scope);
+        if !self
+            .claims
+            .as_ref()
+            .is_none_or(|claims| claims.narrowing_allows(tenant))
+        {
+            return false;
+        }
         match self.subject {
             Subject::Client(_) => covers(self.tenant_id),
             Subject::User(_) => self
@@ -103,7 +111,7 @@ impl Warden {
         {
             return Err(invalid);
         }
-        match claims.subject()? {
+        let principal = match claims.subject()? {
             Subject::User(id) => {
                 let user = match self.store.get_user(id).await {
                     Ok(user) => user,
@@ -113,7 +121,7 @@ impl Warden {
                 if !user.enabled || claims.issued_at() < user.tokens_not_before {
                     return Err(invalid);
                 }
-                self.principal_for_user(user, Some(claims)).await
+                self.principal_for_user(user, Some(claims)).await?
             }
             Subject::Client(id) => {
                 let client = match self.store.get_client(id).await {
@@ -124,14 +132,16 @@ impl Warden {
                 if !client.enabled {
                     return Err(invalid);
                 }
-                Ok(Principal {
+                Principal {
                     subject: Subject::Client(client.id),
                     tenant_id: client.tenant_id,
                     policies: Vec::new(),
                     claims: Some(claims),
-                })
+                }
             }
-        }
+        };
+        // A narrowed token's reach is cut down here, once, so every check downstream sees it.
+        self.narrow_principal(principal).await
     }
 
     async fn principal_for_user(
@@ -217,7 +227,8 @@ impl Warden {
         Ok(creds.user)
     }
 
-    /// Checks an API client's id and secret (HTTP Basic on `/idp/token`).
+    /// Checks an API client's id and secret (HTTP Basic on `/idp/token`). After a rotation the
+    /// replaced secret is also accepted until its grace period ends.
     pub async fn client_login(
         &self,
         client_id: &str,
@@ -225,14 +236,11 @@ impl Warden {
     ) -> Result<ApiClient, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
         let id = ClientId::parse(client_id).ok_or_else(|| invalid.clone())?;
-        let found = self
-            .store
-            .client_credentials(id)
-            .await
-            .map_err(store_error)?;
+        let found = self.store.client_secrets(id).await.map_err(store_error)?;
         match found {
-            Some((client, hash))
-                if crate::secrets::secret_matches(secret, &hash) && client.enabled =>
+            Some((client, secrets))
+                if crate::clients::secret_accepted(secret, &secrets, self.clock.now())
+                    && client.enabled =>
             {
                 Ok(client)
             }

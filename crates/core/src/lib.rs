@@ -8,6 +8,7 @@ pub mod clock;
 pub mod directory;
 pub mod keys;
 pub mod keystone;
+pub mod mail;
 pub mod metrics;
 pub mod password;
 pub mod policies;
@@ -24,6 +25,7 @@ use warden_store::{Store, StoreError};
 pub use auth::{Credential, Principal};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use keys::{KeyRing, SigningAlg};
+pub use mail::{MailSender, OutboxMailer, SmtpMailer};
 pub use metrics::Metrics;
 pub use password::{HashParams, PasswordHasher};
 pub use secrets::Kek;
@@ -43,6 +45,13 @@ pub struct CoreSettings {
     pub hash_concurrency: usize,
     pub hash_queue: usize,
     pub token_cache_entries: usize,
+    /// How long a mailed activation link works.
+    pub activation_ttl_seconds: i64,
+    /// How long a mailed e-mail change confirmation link works.
+    pub email_change_ttl_seconds: i64,
+    /// Base URL of the pages mailed links open (`<base>/activate?token=…`,
+    /// `<base>/confirm-email?token=…`).
+    pub mail_link_base_url: String,
 }
 
 impl CoreSettings {
@@ -51,6 +60,7 @@ impl CoreSettings {
             .map(|n| n.get())
             .unwrap_or(2);
         Self {
+            mail_link_base_url: public_url.clone(),
             public_url,
             audience: "warden".to_owned(),
             account_token_ttl_seconds: 7200,
@@ -61,6 +71,8 @@ impl CoreSettings {
             hash_concurrency: cores,
             hash_queue: cores * 32,
             token_cache_entries: 100_000,
+            activation_ttl_seconds: 72 * 3600,
+            email_change_ttl_seconds: 24 * 3600,
         }
     }
 }
@@ -74,6 +86,7 @@ pub struct Warden {
     pub(crate) tokens: TokenService,
     pub(crate) settings: CoreSettings,
     pub metrics: Arc<Metrics>,
+    pub(crate) mailer: Arc<dyn MailSender>,
 }
 
 impl Warden {
@@ -108,7 +121,15 @@ impl Warden {
             tokens,
             settings,
             metrics,
+            // Until a transport is wired in, sending fails rather than dropping messages.
+            mailer: Arc::new(mail::NoMailer),
         })
+    }
+
+    /// The services sending mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn MailSender>) -> Self {
+        self.mailer = mailer;
+        self
     }
 
     pub fn settings(&self) -> &CoreSettings {
@@ -131,12 +152,17 @@ impl Warden {
         self.keys.reload().await
     }
 
-    /// Deletes revocations of tokens that have expired anyway; safe on every node at once.
+    /// Deletes revocations of tokens that have expired anyway, and expired one-time links;
+    /// safe on every node at once.
     pub async fn purge_expired(&self) -> Result<u64, DomainError> {
-        self.store
+        let revocations = self
+            .store
             .purge_expired(self.clock.now())
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        Ok(revocations
+            + self.purge_expired_user_tokens().await?
+            + self.purge_expired_refresh_tokens().await?)
     }
 
     /// Whether the store answers; used by `/healthz`.

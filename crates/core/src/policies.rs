@@ -107,6 +107,10 @@ impl Warden {
             return Err(DomainError::Forbidden);
         }
         let home = self.tenant(user.tenant_id).await?;
+        // Changing someone's roles is managing their account, even when the set stays the same.
+        if !principal.can_manage(&home) {
+            return Err(DomainError::Forbidden);
+        }
         let current = self
             .store
             .policies_of(user.id.uuid())

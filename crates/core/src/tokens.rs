@@ -16,6 +16,39 @@ use crate::secrets::random_bytes;
 /// Tokens longer than this are refused before any parsing. Ours are well under 2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
+/// How far in the future an `iat` may lie, for clocks of other nodes running ahead.
+const CLOCK_SKEW_SECONDS: i64 = 60;
+
+/// No token Warden issues lives longer than this; a longer-lived one was not made by it.
+const MAX_LIFETIME_SECONDS: i64 = 7 * 86_400;
+
+/// Whether the token is a compact JWS (three segments) whose header is a JSON object naming
+/// nothing this server does not do. Keys come only from our own store: a header naming where
+/// to fetch a key (`jku`, `x5u`) or carrying one (`jwk`, `x5c`) is an attack, not a hint; a
+/// `crit` extension cannot be honoured, and `zip` has no meaning on a JWS (RFC 7515 §4.1.11,
+/// RFC 7516 §4.1.3).
+fn plain_jws_header(token: &str) -> bool {
+    use base64::Engine;
+    let mut segments = token.split('.');
+    let (Some(header), Some(_), Some(_), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return false;
+    };
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    else {
+        return false;
+    };
+    const REFUSED: [&str; 6] = ["jku", "jwk", "x5u", "x5c", "crit", "zip"];
+    !fields.keys().any(|k| REFUSED.contains(&k.as_str()))
+}
+
 /// The only value of `token_use` an access token may carry.
 const ACCESS: &str = "access";
 
@@ -62,6 +95,23 @@ pub struct Claims {
     /// Issue time in microseconds, compared with the subject's "not before" epoch.
     pub iat_us: i64,
     pub token_use: String,
+    /// Limits on where the token may act: every inner list must hold a tenant URN
+    /// (`urn:acronis.com:tenant-id:<uuid>`) whose subtree contains the target tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub narrowing: Vec<Vec<String>>,
+}
+
+/// The URN that names a tenant in a `scope` request and in the `narrowing` claim.
+pub const TENANT_URN_PREFIX: &str = "urn:acronis.com:tenant-id:";
+
+/// The tenant a `urn:acronis.com:tenant-id:<uuid>` names, if that is what `urn` is.
+pub fn tenant_from_urn(urn: &str) -> Option<warden_domain::TenantId> {
+    urn.strip_prefix(TENANT_URN_PREFIX)
+        .and_then(warden_domain::TenantId::parse)
+}
+
+pub fn tenant_urn(tenant: warden_domain::TenantId) -> String {
+    format!("{TENANT_URN_PREFIX}{tenant}")
 }
 
 /// Who a verified token speaks for.
@@ -89,6 +139,17 @@ impl Claims {
 
     pub fn expires_at(&self) -> Timestamp {
         Timestamp::from_micros(self.exp.saturating_mul(1_000_000))
+    }
+
+    /// Whether the narrowing lets this token act on `tenant`. An unreadable narrowing entry
+    /// matches nothing: a limit that cannot be understood must not become no limit.
+    pub fn narrowing_allows(&self, tenant: &warden_domain::Tenant) -> bool {
+        self.narrowing.iter().all(|any_of| {
+            any_of.iter().any(|urn| {
+                tenant_from_urn(urn)
+                    .is_some_and(|scope| tenant.id == scope || tenant.ancestors.contains(&scope))
+            })
+        })
     }
 }
 
@@ -136,8 +197,21 @@ impl TokenService {
     }
 
     pub fn issue(&self, request: TokenRequest) -> Result<IssuedToken, DomainError> {
+        self.issue_narrowed(request, Vec::new(), None)
+    }
+
+    /// Issues a token limited by `narrowing` and expiring no later than `not_after` (Unix
+    /// seconds), so a token derived from another never outlives it.
+    pub fn issue_narrowed(
+        &self,
+        request: TokenRequest,
+        narrowing: Vec<Vec<String>>,
+        not_after: Option<i64>,
+    ) -> Result<IssuedToken, DomainError> {
         let key = self.keys.active().ok_or(DomainError::Internal)?;
         let now = self.clock.now();
+        let exp = now.seconds() + request.ttl_seconds;
+        let exp = not_after.map_or(exp, |cap| exp.min(cap));
         let (sub, sub_type, uid, client_id) = match request.subject {
             Subject::User(id) => (id.to_string(), "user", Some(id.to_string()), None),
             Subject::Client(id) => (id.to_string(), "api_client", None, Some(id.to_string())),
@@ -146,7 +220,7 @@ impl TokenService {
             iss: self.issuer.clone(),
             sub,
             aud: self.audience.clone(),
-            exp: now.seconds() + request.ttl_seconds,
+            exp,
             iat: now.seconds(),
             nbf: now.seconds(),
             jti: hex::encode(random_bytes::<16>()),
@@ -159,6 +233,7 @@ impl TokenService {
             ks: request.keystone,
             iat_us: now.micros(),
             token_use: ACCESS.to_owned(),
+            narrowing,
         };
         let mut header = Header::new(key.alg);
         header.typ = Some("JWT".to_owned());
@@ -185,16 +260,10 @@ impl TokenService {
             self.cache.remove(&fingerprint);
             return Err(invalid);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
-        // Keys come only from our own store: a token naming where to fetch a key, or carrying
-        // one, is an attack, not a hint.
-        if header.jku.is_some()
-            || header.jwk.is_some()
-            || header.x5u.is_some()
-            || header.x5c.is_some()
-        {
+        if !plain_jws_header(token) {
             return Err(invalid);
         }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
         let kid = header.kid.as_deref().ok_or_else(|| invalid.clone())?;
         let key = self.keys.find(kid).await.ok_or_else(|| invalid.clone())?;
         // The key decides the algorithm; a header naming another one fails here.
@@ -211,7 +280,15 @@ impl TokenService {
         let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map_err(|_| invalid.clone())?;
         let claims = data.claims;
-        if claims.token_use != ACCESS || claims.exp <= now || claims.nbf > now {
+        let issued_in_future = claims.iat > now + CLOCK_SKEW_SECONDS;
+        let lives_too_long = claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME_SECONDS;
+        if claims.token_use != ACCESS
+            || claims.subject().is_err()
+            || claims.exp <= now
+            || claims.nbf > now
+            || issued_in_future
+            || lives_too_long
+        {
             return Err(invalid);
         }
         let claims = Arc::new(claims);

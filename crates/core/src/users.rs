@@ -20,11 +20,11 @@ impl Warden {
         self.clock.now()
     }
 
-    fn parse_user_id(raw: &str) -> Result<UserId, DomainError> {
+    pub(crate) fn parse_user_id(raw: &str) -> Result<UserId, DomainError> {
         UserId::parse(raw).ok_or(DomainError::NotFound(Resource::User))
     }
 
-    async fn load_user(&self, id: UserId) -> Result<User, DomainError> {
+    pub(crate) async fn load_user(&self, id: UserId) -> Result<User, DomainError> {
         self.store
             .get_user(id)
             .await
@@ -44,7 +44,7 @@ impl Warden {
         }
     }
 
-    async fn ensure_can_manage(
+    pub(crate) async fn ensure_can_manage(
         &self,
         principal: &Principal,
         user: &User,
@@ -106,8 +106,9 @@ impl Warden {
             created_at: now,
             updated_at: now,
         };
-        self.store
-            .insert_user(&user)
+        // A user of a customer also gets a personal tenant (see `tenants`).
+        let mut user = user;
+        self.insert_user_in(&tenant, &mut user)
             .await
             .map_err(store_error_for(Resource::User))?;
         Ok(user)
@@ -147,6 +148,12 @@ impl Warden {
         if !next.enabled && current.enabled {
             // Disabling a user ends every session they hold.
             next.tokens_not_before = self.clock.now();
+        }
+        if next.contact.email != current.contact.email {
+            // A new address may need confirming from the old one first (see `directory`).
+            return self
+                .change_user_with_email(&current, next, expected_version)
+                .await;
         }
         self.store
             .update_user_if_version(&next, expected_version, self.clock.now())

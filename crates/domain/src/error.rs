@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::tenant::TenantRule;
+
 /// What kind of object a `NotFound` or `Conflict` is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resource {
@@ -111,6 +113,10 @@ pub enum DomainError {
     Unauthenticated(AuthFailure),
     #[error("access denied")]
     Forbidden,
+    /// A rule of the tenant tree is broken (name taken, parent disabled, locked…); nothing
+    /// was changed.
+    #[error("tenant rule broken: {0:?}")]
+    TenantRule(TenantRule),
     /// Password hashing or another bounded resource is saturated; retry later.
     #[error("overloaded")]
     Overloaded,
@@ -153,6 +159,7 @@ impl DomainError {
             DomainError::Forbidden => {
                 "You are not authorized to perform the requested action.".to_owned()
             }
+            DomainError::TenantRule(rule) => rule.message().to_owned(),
             DomainError::Overloaded => "The server is busy; retry later.".to_owned(),
             DomainError::Unavailable => "The service is temporarily unavailable.".to_owned(),
             DomainError::Internal => "An internal error occurred.".to_owned(),

@@ -1,9 +1,333 @@
-//! PostgreSQL implementation of [`warden_store::DirectoryStore`].
+//! PostgreSQL implementation of [`warden_store::DirectoryStore`]: the user listing and the
+//! one-time tokens of activation and e-mail change.
 
 use async_trait::async_trait;
-use warden_store::DirectoryStore;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+use warden_domain::{Email, Tenant, Timestamp, User, UserId};
+use warden_store::{
+    DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose, UserWrite,
+};
 
-use crate::PostgresStore;
+use crate::rows::{tenant_path, user_from_row, USER_COLUMNS};
+use crate::{map_err, PostgresStore};
+
+/// The half-open range of stored paths inside `tenant`'s subtree. Paths end in '/', and '0'
+/// is the character right after '/', so every descendant's path sorts in
+/// `[path, path-without-its-last-'/' + '0')`. The comparison uses the `~>=~`/`~<~` operators,
+/// which compare bytes whatever the collation and are served by the `text_pattern_ops` index.
+fn subtree_range(tenant: &Tenant) -> (String, String) {
+    let low = tenant_path(tenant);
+    let mut high = low.clone();
+    high.pop();
+    high.push('0');
+    (low, high)
+}
+
+fn token_from_row(row: &PgRow) -> Result<UserToken, StoreError> {
+    let corrupt = |what: &str| StoreError::Internal(format!("corrupt {what} in the database"));
+    let user_id: Uuid = row.try_get("user_id").map_err(map_err)?;
+    let purpose: String = row.try_get("purpose").map_err(map_err)?;
+    let new_email: Option<String> = row.try_get("new_email").map_err(map_err)?;
+    Ok(UserToken {
+        token_hash: row.try_get("token_hash").map_err(map_err)?,
+        user_id: UserId::from_uuid(user_id),
+        purpose: UserTokenPurpose::parse(&purpose).ok_or_else(|| corrupt("purpose"))?,
+        new_email: new_email.map(Email::from_trusted),
+        expires_at: Timestamp::from_micros(row.try_get("expires_at").map_err(map_err)?),
+        created_at: Timestamp::from_micros(row.try_get("created_at").map_err(map_err)?),
+    })
+}
+
+async fn insert_token_on<'c, E>(executor: E, token: &UserToken) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
+    sqlx::query(
+        "INSERT INTO user_tokens (token_hash, user_id, purpose, new_email, expires_at, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(&token.token_hash)
+    .bind(token.user_id.uuid())
+    .bind(token.purpose.as_str())
+    .bind(token.new_email.as_ref().map(|e| e.as_str()))
+    .bind(token.expires_at.micros())
+    .bind(token.created_at.micros())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn revoke_tokens_on<'c, E>(
+    executor: E,
+    user_id: Uuid,
+    purpose: UserTokenPurpose,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
+    sqlx::query("DELETE FROM user_tokens WHERE user_id = $1 AND purpose = $2")
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .execute(executor)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// The compare-and-set of `Store::update_user_if_version`, on a caller's transaction.
+async fn update_user_on<'c, E>(
+    executor: E,
+    next: &User,
+    expected_version: i64,
+    now: Timestamp,
+) -> Result<Option<PgRow>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
+    let c = &next.contact;
+    let sql = format!(
+        "UPDATE users SET login = $1, login_key = $2, email = $3, areacode = $4, phone = $5, \
+         firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
+         state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
+         notifications = $17, business_types = $18, external_id = $19, description = $20, \
+         tokens_not_before = $21, version = version + 1, updated_at = $22 \
+         WHERE id = $23 AND version = $24 RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query(&sql)
+        .bind(next.login.as_str())
+        .bind(next.login.key())
+        .bind(c.email.as_ref().map(|e| e.as_str()))
+        .bind(&c.areacode)
+        .bind(&c.phone)
+        .bind(&c.firstname)
+        .bind(&c.lastname)
+        .bind(&c.address1)
+        .bind(&c.address2)
+        .bind(&c.city)
+        .bind(&c.country)
+        .bind(&c.state)
+        .bind(&c.zipcode)
+        .bind(&next.language)
+        .bind(next.enabled)
+        .bind(next.terms_accepted)
+        .bind(Json(&next.notifications))
+        .bind(Json(&next.business_types))
+        .bind(next.external_id.as_deref())
+        .bind(&next.description)
+        .bind(next.tokens_not_before.micros())
+        .bind(now.micros())
+        .bind(next.id.uuid())
+        .bind(expected_version)
+        .fetch_optional(executor)
+        .await
+        .map_err(map_err)
+}
 
 #[async_trait]
-impl DirectoryStore for PostgresStore {}
+impl DirectoryStore for PostgresStore {
+    async fn list_users(&self, query: &UserListQuery) -> Result<Vec<User>, StoreError> {
+        if query.ids.as_ref().is_some_and(Vec::is_empty) || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE TRUE"));
+        if let Some(ids) = &query.ids {
+            let ids: Vec<Uuid> = ids.iter().map(UserId::uuid).collect();
+            q.push(" AND id = ANY(").push_bind(ids).push(")");
+        }
+        if let Some(tenant_id) = query.tenant_id {
+            q.push(" AND tenant_id = ").push_bind(tenant_id.uuid());
+        }
+        if let Some(since) = query.updated_since {
+            q.push(" AND updated_at >= ").push_bind(since.micros());
+        }
+        if let Some(after) = query.after {
+            q.push(" AND id > ").push_bind(after.uuid());
+        }
+        if let Some(within) = &query.within {
+            q.push(" AND (");
+            if within.is_empty() {
+                q.push("FALSE");
+            } else {
+                // A semi-join on the tenants' path index: each subtree is one range scan.
+                q.push("tenant_id IN (SELECT id FROM tenants WHERE ");
+                for (i, tenant) in within.iter().enumerate() {
+                    let (low, high) = subtree_range(tenant);
+                    if i > 0 {
+                        q.push(" OR ");
+                    }
+                    q.push("(path ~>=~ ")
+                        .push_bind(low)
+                        .push(" AND path ~<~ ")
+                        .push_bind(high)
+                        .push(")");
+                }
+                q.push(")");
+            }
+            if let Some(also) = query.also {
+                q.push(" OR id = ").push_bind(also.uuid());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user_with_tokens(&self, write: &UserWrite<'_>) -> Result<User, StoreError> {
+        let id = write.next.id.uuid();
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let row = if write.changed {
+            update_user_on(&mut *tx, write.next, write.expected_version, write.now).await?
+        } else {
+            // The row lock keeps a concurrent change from slipping between this check and the
+            // tokens written below.
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND version = $2 FOR UPDATE"
+            );
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(write.expected_version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+        };
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.cas_failure("users", id).await);
+        };
+        let user = user_from_row(&row)?;
+        if let Some(purpose) = write.revoke {
+            revoke_tokens_on(&mut *tx, id, purpose).await?;
+        }
+        if let Some(token) = write.issue {
+            insert_token_on(&mut *tx, token).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(user)
+    }
+
+    async fn replace_user_token(&self, token: &UserToken) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Locking the user serialises concurrent replacements, so exactly one token survives.
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(token.user_id.uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        revoke_tokens_on(&mut *tx, token.user_id.uuid(), token.purpose).await?;
+        insert_token_on(&mut *tx, token).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_user_token(
+        &self,
+        token_hash: &str,
+        purpose: UserTokenPurpose,
+        now: Timestamp,
+    ) -> Result<Option<UserToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, purpose, new_email, expires_at, created_at FROM user_tokens \
+             WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .bind(now.micros())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(|r| token_from_row(&r)).transpose()
+    }
+
+    async fn activate_with_token(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Deleting is the claim: of two requests with one token, only one gets the row.
+        let claimed = sqlx::query(
+            "DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
+             RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(UserTokenPurpose::Activation.as_str())
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let user_id: Uuid = claimed.try_get("user_id").map_err(map_err)?;
+        revoke_tokens_on(&mut *tx, user_id, UserTokenPurpose::Activation).await?;
+        let sql = format!(
+            "UPDATE users SET password_hash = $1, activated = TRUE, tokens_not_before = $2, \
+             version = version + 1, updated_at = $2 WHERE id = $3 AND NOT activated \
+             RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(password_hash)
+            .bind(now.micros())
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        // The spent tokens go either way: a user activated meanwhile has no use for them.
+        tx.commit().await.map_err(map_err)?;
+        row.map(|r| user_from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let claimed = sqlx::query(
+            "DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
+             RETURNING user_id, new_email",
+        )
+        .bind(token_hash)
+        .bind(UserTokenPurpose::EmailChange.as_str())
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let user_id: Uuid = claimed.try_get("user_id").map_err(map_err)?;
+        let new_email: Option<String> = claimed.try_get("new_email").map_err(map_err)?;
+        let sql = format!(
+            "UPDATE users SET email = $1, version = version + 1, updated_at = $2 WHERE id = $3 \
+             RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(new_email)
+            .bind(now.micros())
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        let user = user_from_row(&row)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(user)
+    }
+
+    async fn purge_expired_user_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM user_tokens WHERE expires_at <= $1")
+            .bind(now.micros())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}

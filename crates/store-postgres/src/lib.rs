@@ -22,8 +22,8 @@ use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timesta
 use warden_store::{BootstrapPlan, SigningKeyRecord, Store, StoreError, UserCredentials};
 
 use rows::{
-    client_from_row, key_from_row, policy_from_row, tenant_from_row, tenant_path, user_from_row,
-    CLIENT_COLUMNS, KEY_COLUMNS, POLICY_COLUMNS, TENANT_COLUMNS, USER_COLUMNS,
+    client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, CLIENT_COLUMNS,
+    KEY_COLUMNS, POLICY_COLUMNS, TENANT_COLUMNS, USER_COLUMNS,
 };
 
 /// The migrations of this backend, embedded in the binary.
@@ -132,26 +132,7 @@ async fn insert_tenant_on<'c, E>(executor: E, tenant: &Tenant) -> Result<(), Sto
 where
     E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
-    sqlx::query(
-        "INSERT INTO tenants (id, parent_id, path, kind, name, is_domain, enabled, language, owner_id, \
-         version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-    )
-    .bind(tenant.id.uuid())
-    .bind(tenant.parent_id.map(|p| p.uuid()))
-    .bind(tenant_path(tenant))
-    .bind(tenant.kind.as_str())
-    .bind(&tenant.name)
-    .bind(tenant.is_domain)
-    .bind(tenant.enabled)
-    .bind(&tenant.language)
-    .bind(tenant.owner_id.map(|o| o.uuid()))
-    .bind(tenant.version)
-    .bind(tenant.created_at.micros())
-    .bind(tenant.updated_at.micros())
-    .execute(executor)
-    .await
-    .map_err(map_err)?;
-    Ok(())
+    tenants::insert_tenant_on(executor, tenant).await
 }
 
 async fn insert_user_on<'c, E>(
@@ -239,7 +220,7 @@ where
 {
     sqlx::query(
         "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, enabled, \
-         created_by, version, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+         created_by, version, created_at, allow_password_grant) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
     )
     .bind(client.id.uuid())
     .bind(client.tenant_id.uuid())
@@ -251,6 +232,7 @@ where
     .bind(client.created_by.map(|u| u.uuid()))
     .bind(client.version)
     .bind(client.created_at.micros())
+    .bind(client.allow_password_grant)
     .execute(executor)
     .await
     .map_err(map_err)?;

@@ -153,7 +153,7 @@ impl PolicyStore for PostgresStore {
                 last_name: String::new(),
             });
         }
-        hits.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        hits.sort_by_key(|h| h.name.to_lowercase());
         hits.truncate(limit as usize);
         Ok(hits)
     }

@@ -5,6 +5,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 use uuid::Uuid;
 use warden_domain::policy::TrusteeType;
+use warden_domain::tenant::UpdateLock;
 use warden_domain::{
     AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
     TenantKind, Timestamp, User, UserId,
@@ -20,11 +21,13 @@ pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, ph
     (password_hash IS NOT NULL) AS has_password, tokens_not_before, version, created_at, updated_at";
 
 pub(crate) const TENANT_COLUMNS: &str = "id, parent_id, path, kind, name, is_domain, enabled, \
-    language, owner_id, version, created_at, updated_at";
+    language, owner_id, contact, customer_type, customer_id, internal_tag, update_lock_enabled, \
+    update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, version, \
+    created_at, updated_at";
 
 /// Every client column but the secret hash.
 pub(crate) const CLIENT_COLUMNS: &str = "id, tenant_id, kind, token_endpoint_auth_method, data, \
-    enabled, created_by, version, created_at";
+    enabled, allow_password_grant, created_by, version, created_at";
 
 pub(crate) const POLICY_COLUMNS: &str =
     "id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at";
@@ -84,6 +87,7 @@ pub(crate) fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
         return Err(corrupt("path"));
     }
     let kind: String = get(row, "kind")?;
+    let contact: serde_json::Value = get(row, "contact")?;
     Ok(Tenant {
         id: tenant_id,
         parent_id: opt_id(row, "parent_id", TenantId::from_uuid)?,
@@ -94,6 +98,18 @@ pub(crate) fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
         enabled: get(row, "enabled")?,
         language: get(row, "language")?,
         owner_id: opt_id(row, "owner_id", UserId::from_uuid)?,
+        contact: serde_json::from_value(contact).map_err(|_| corrupt("contact"))?,
+        customer_type: get(row, "customer_type")?,
+        customer_id: get(row, "customer_id")?,
+        internal_tag: get(row, "internal_tag")?,
+        update_lock: UpdateLock {
+            enabled: get(row, "update_lock_enabled")?,
+            owner_id: opt_id(row, "update_lock_owner_id", TenantId::from_uuid)?,
+        },
+        ancestral_access: get(row, "ancestral_access")?,
+        mfa_status: get(row, "mfa_status")?,
+        pricing_mode: get(row, "pricing_mode")?,
+        has_children: get(row, "has_children")?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
@@ -145,6 +161,7 @@ pub(crate) fn client_from_row(row: &PgRow) -> Result<ApiClient, StoreError> {
         token_endpoint_auth_method: get(row, "token_endpoint_auth_method")?,
         data: get(row, "data")?,
         enabled: get(row, "enabled")?,
+        allow_password_grant: get(row, "allow_password_grant")?,
         created_by: opt_id(row, "created_by", UserId::from_uuid)?,
         created_at: time(row, "created_at")?,
         version: get(row, "version")?,

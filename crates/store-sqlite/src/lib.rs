@@ -20,8 +20,7 @@ use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timesta
 use warden_store::{BootstrapPlan, SigningKeyRecord, Store, StoreError, UserCredentials};
 
 use rows::{
-    client_from_row, key_from_row, policy_from_row, tenant_from_row, tenant_path, user_from_row,
-    USER_COLUMNS,
+    client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, USER_COLUMNS,
 };
 
 /// The migrations of this backend, embedded in the binary.
@@ -223,25 +222,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         let root = &plan.root;
-        sqlx::query(
-            "INSERT INTO tenants (id, parent_id, path, kind, name, is_domain, enabled, language, owner_id, \
-             version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        )
-        .bind(root.id.to_string())
-        .bind(root.parent_id.map(|p| p.to_string()))
-        .bind(tenant_path(root))
-        .bind(root.kind.as_str())
-        .bind(&root.name)
-        .bind(root.is_domain)
-        .bind(root.enabled)
-        .bind(&root.language)
-        .bind(root.owner_id.map(|o| o.to_string()))
-        .bind(root.version)
-        .bind(root.created_at.micros())
-        .bind(root.updated_at.micros())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        tenants::insert_tenant_on(&mut *tx, root).await?;
         insert_user_on(&mut *tx, &plan.admin, Some(&plan.admin_password_hash)).await?;
         let p = &plan.admin_policy;
         sqlx::query(
@@ -262,7 +243,7 @@ impl Store for SqliteStore {
         let c = &plan.client;
         sqlx::query(
             "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, enabled, \
-             created_by, version, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+             created_by, version, created_at, allow_password_grant) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         )
         .bind(c.id.to_string())
         .bind(c.tenant_id.to_string())
@@ -274,6 +255,7 @@ impl Store for SqliteStore {
         .bind(c.created_by.map(|u| u.to_string()))
         .bind(c.version)
         .bind(c.created_at.micros())
+        .bind(c.allow_password_grant)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;

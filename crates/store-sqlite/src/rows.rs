@@ -4,6 +4,7 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use warden_domain::policy::TrusteeType;
+use warden_domain::tenant::UpdateLock;
 use warden_domain::{
     AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
     TenantKind, Timestamp, User, UserId,
@@ -75,6 +76,7 @@ pub(crate) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {
         return Err(corrupt("path"));
     }
     let kind: String = get(row, "kind")?;
+    let contact: String = get(row, "contact")?;
     Ok(Tenant {
         id: tenant_id,
         parent_id: opt_id(row, "parent_id", TenantId::parse)?,
@@ -85,6 +87,18 @@ pub(crate) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {
         enabled: get(row, "enabled")?,
         language: get(row, "language")?,
         owner_id: opt_id(row, "owner_id", UserId::parse)?,
+        contact: serde_json::from_str(&contact).map_err(|_| corrupt("contact"))?,
+        customer_type: get(row, "customer_type")?,
+        customer_id: get(row, "customer_id")?,
+        internal_tag: get(row, "internal_tag")?,
+        update_lock: UpdateLock {
+            enabled: get(row, "update_lock_enabled")?,
+            owner_id: opt_id(row, "update_lock_owner_id", TenantId::parse)?,
+        },
+        ancestral_access: get(row, "ancestral_access")?,
+        mfa_status: get(row, "mfa_status")?,
+        pricing_mode: get(row, "pricing_mode")?,
+        has_children: get(row, "has_children")?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
@@ -137,6 +151,7 @@ pub(crate) fn client_from_row(row: &SqliteRow) -> Result<ApiClient, StoreError> 
         token_endpoint_auth_method: get(row, "token_endpoint_auth_method")?,
         data: serde_json::from_str(&data).map_err(|_| corrupt("data"))?,
         enabled: get(row, "enabled")?,
+        allow_password_grant: get(row, "allow_password_grant")?,
         created_by: opt_id(row, "created_by", UserId::parse)?,
         created_at: time(row, "created_at")?,
         version: get(row, "version")?,

@@ -6,8 +6,8 @@ mod directory;
 mod policies;
 mod tenants;
 
-pub use clients::ClientStore;
-pub use directory::DirectoryStore;
+pub use clients::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRecord};
+pub use directory::{DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
 pub use policies::{PolicyStore, SearchHit, SearchObject};
 pub use tenants::TenantStore;
 

@@ -19,14 +19,15 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use warden_core::bootstrap::{BootstrapRequest, Generated};
+use warden_core::mail::{MailSender, OutboxMailer, SmtpMailer, SmtpSettings};
 use warden_core::metrics::{RequestLabels, RouteLabels};
-use warden_core::{CoreSettings, Kek, Metrics, SigningAlg, SystemClock, Warden};
+use warden_core::{Clock, CoreSettings, Kek, Metrics, SigningAlg, SystemClock, Warden};
 use warden_domain::{ClientId, PasswordPolicy};
 use warden_store::Store;
 use warden_store_postgres::PostgresStore;
 use warden_store_sqlite::SqliteStore;
 
-use crate::settings::Settings;
+use crate::settings::{MailTransport, Settings};
 
 pub struct Application {
     listener: TcpListener,
@@ -120,12 +121,58 @@ fn core_settings(settings: &Settings, public_url: String) -> anyhow::Result<Core
     }
     core.hash_params.memory_kib = settings.password_hash_memory_kib;
     core.hash_params.iterations = settings.password_hash_iterations;
+    if settings.activation_token_ttl_seconds < 1 || settings.email_change_token_ttl_seconds < 1 {
+        anyhow::bail!(
+            "activation_token_ttl_seconds and email_change_token_ttl_seconds must be positive"
+        );
+    }
+    core.activation_ttl_seconds = settings.activation_token_ttl_seconds;
+    core.email_change_ttl_seconds = settings.email_change_token_ttl_seconds;
+    if let Some(base) = &settings.mail_link_base_url {
+        core.mail_link_base_url = base.trim_end_matches('/').to_owned();
+    }
     Ok(core)
+}
+
+/// The mail transport the settings name: the outbox folder, or an SMTP server.
+fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn MailSender>> {
+    match settings.mail_transport {
+        MailTransport::Outbox => {
+            let outbox = OutboxMailer::new(settings.mail_outbox_dir(), &settings.mail_from)
+                .context("mail outbox")?;
+            Ok(Arc::new(outbox))
+        }
+        MailTransport::Smtp => {
+            let smtp = SmtpSettings {
+                host: settings
+                    .smtp_host
+                    .clone()
+                    .context("mail_transport = \"smtp\" needs smtp_host")?,
+                port: settings.smtp_port,
+                tls: settings.smtp_tls,
+                username: settings.smtp_username.clone(),
+                password: settings.smtp_password.clone(),
+                timeout: std::time::Duration::from_secs(settings.smtp_timeout_seconds.max(1)),
+            };
+            let mailer = SmtpMailer::new(&smtp, &settings.mail_from).context("SMTP settings")?;
+            Ok(Arc::new(mailer))
+        }
+    }
 }
 
 impl Application {
     /// Opens the store, loads keys, bootstraps an empty store, binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// `build` with the services reading time from `clock`, so that expiry can be tested
+    /// without waiting.
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let mailer = mailer(&settings)?;
         let store = open_store(&settings).await?;
         let kek = load_kek(&settings)?;
         let listener = TcpListener::bind(&settings.listen)
@@ -142,12 +189,13 @@ impl Application {
         let warden = Warden::start(
             store,
             kek,
-            Arc::new(SystemClock),
+            clock,
             core_settings(&settings, public_url)?,
             metrics,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("starting services: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("starting services: {e}"))?
+        .with_mailer(mailer);
         let warden = Arc::new(warden);
         let client_id = settings
             .bootstrap_client_id

@@ -17,6 +17,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// How outgoing mail (activation links, e-mail change confirmations) leaves the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// One `.eml` file per message in `mail_outbox_dir`.
+    #[default]
+    Outbox,
+    /// Through the SMTP server named by the `smtp_*` settings.
+    Smtp,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -56,6 +67,28 @@ pub struct Settings {
     #[serde(deserialize_with = "secret")]
     pub bootstrap_client_secret: Option<SecretString>,
     pub bootstrap_client_secret_file: Option<PathBuf>,
+    /// `outbox` (default) or `smtp`.
+    pub mail_transport: MailTransport,
+    /// The outbox folder; defaults to `<data_dir>/outbox`.
+    pub mail_outbox_dir: Option<PathBuf>,
+    /// The sender of every message: an address, or `Name <address>`.
+    pub mail_from: String,
+    /// Base URL of the pages mailed links open; defaults to the public URL.
+    pub mail_link_base_url: Option<String>,
+    pub smtp_host: Option<String>,
+    /// Defaults to 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` or `none`.
+    pub smtp_tls: warden_core::mail::SmtpTls,
+    pub smtp_username: Option<String>,
+    #[serde(deserialize_with = "secret")]
+    pub smtp_password: Option<SecretString>,
+    pub smtp_password_file: Option<PathBuf>,
+    pub smtp_timeout_seconds: u64,
+    /// How long a mailed activation link works.
+    pub activation_token_ttl_seconds: i64,
+    /// How long a mailed e-mail change confirmation link works.
+    pub email_change_token_ttl_seconds: i64,
 }
 
 impl Default for Settings {
@@ -84,6 +117,19 @@ impl Default for Settings {
             bootstrap_client_id: None,
             bootstrap_client_secret: None,
             bootstrap_client_secret_file: None,
+            mail_transport: MailTransport::Outbox,
+            mail_outbox_dir: None,
+            mail_from: "Warden <warden@localhost>".to_owned(),
+            mail_link_base_url: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: warden_core::mail::SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+            smtp_timeout_seconds: 30,
+            activation_token_ttl_seconds: 72 * 3600,
+            email_change_token_ttl_seconds: 24 * 3600,
         }
     }
 }
@@ -187,7 +233,19 @@ impl Settings {
             &mut self.bootstrap_client_secret,
             &self.bootstrap_client_secret_file,
         )?;
+        resolve(
+            "smtp_password",
+            &mut self.smtp_password,
+            &self.smtp_password_file,
+        )?;
         Ok(())
+    }
+
+    /// The outbox folder in force.
+    pub fn mail_outbox_dir(&self) -> PathBuf {
+        self.mail_outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
     }
 
     /// The database URL in force.
@@ -249,6 +307,32 @@ mod tests {
                 Some("s3cret-passw0rd")
             );
             jail.set_env("WARDEN_BOOTSTRAP_ADMIN_PASSWORD", "other");
+            assert!(Settings::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mail_settings_come_from_the_environment_with_the_smtp_password_from_a_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("smtp-pw", "relay-secret\n")?;
+            jail.set_env("WARDEN_MAIL_TRANSPORT", "smtp");
+            jail.set_env("WARDEN_SMTP_HOST", "mail.example.com");
+            jail.set_env("WARDEN_SMTP_TLS", "tls");
+            jail.set_env("WARDEN_SMTP_PORT", "2465");
+            jail.set_env("WARDEN_SMTP_PASSWORD_FILE", "smtp-pw");
+            let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(s.mail_transport, MailTransport::Smtp);
+            assert_eq!(s.smtp_tls, warden_core::mail::SmtpTls::Tls);
+            assert_eq!(s.smtp_port, Some(2465));
+            assert_eq!(
+                Settings::expose(&s.smtp_password).as_deref(),
+                Some("relay-secret")
+            );
+            assert!(!format!("{s:?}").contains("relay-secret"));
+            assert_eq!(s.mail_outbox_dir(), s.data_dir.join("outbox"));
+            jail.set_env("WARDEN_SMTP_TLS", "sometimes");
             assert!(Settings::load(None, &Overrides::default()).is_err());
             Ok(())
         });

@@ -228,7 +228,8 @@ async fn every_acknowledged_write_survives_repeated_sigkill() {
     // The final restart sees everything, and SQLite's own check passes.
     let node = start(dir.path(), database_url.as_deref(), &client_id);
     let token = client_token(&http, &node.url, &client_id).await;
-    for (id, version) in acked.lock().unwrap().clone() {
+    let everything: Vec<(String, i64)> = acked.lock().unwrap().clone().into_iter().collect();
+    for (id, version) in everything {
         let user: Value = http
             .get(format!("{}/api/2/users/{id}", node.url))
             .bearer_auth(&token)

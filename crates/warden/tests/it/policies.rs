@@ -292,14 +292,14 @@ async fn search_refuses_bad_queries_and_callers_without_read_access() {
     let root = app.root_tenant_id().await;
     let client = app.client_token().await;
     for (query, status, code) in [
-        (format!("text=a"), StatusCode::BAD_REQUEST, 400),
+        ("text=a".to_owned(), StatusCode::BAD_REQUEST, 400),
         (format!("tenant={root}"), StatusCode::BAD_REQUEST, 400),
         (
             format!("tenant={root}&text=%20"),
             StatusCode::BAD_REQUEST,
             400,
         ),
-        (format!("tenant=xyz&text=a"), StatusCode::BAD_REQUEST, 400),
+        ("tenant=xyz&text=a".to_owned(), StatusCode::BAD_REQUEST, 400),
         (
             format!("tenant={root}&text=a&limit=0"),
             StatusCode::BAD_REQUEST,
