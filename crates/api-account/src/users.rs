@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<Arc<Warden>> {
         .routes(routes!(me))
         .routes(routes!(get, update, delete))
         .routes(routes!(set_password))
+        .routes(routes!(unlock))
         .routes(routes!(send_activation_email))
         .routes(routes!(activate))
         .routes(routes!(confirm_email))
@@ -792,4 +793,19 @@ mod tests {
         let listing = query.into_listing().unwrap();
         assert_eq!(listing.limit, Some(5));
     }
+}
+
+#[utoipa::path(post, path = "/users/{user_id}/unlock", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 204, description = "Failed password attempts forgotten; the account takes passwords again"),
+        (status = 401, description = "No valid credentials", body = ErrorBody),
+        (status = 403, description = "Outside the caller's reach", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn unlock(
+    State(warden): State<Arc<Warden>>,
+    Caller(caller): Caller,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, AccountError> {
+    warden.unlock_user(&caller, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -202,12 +202,28 @@ impl Warden {
     ) -> Result<User, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
         let stored = creds.as_ref().and_then(|c| c.password_hash.as_deref());
+        // The hash is verified even for a locked account, so a lock costs the same time.
         let verdict = self.hasher.verify(password, stored).await?;
-        let (Some(creds), Verification::Match { needs_rehash }) = (creds, verdict) else {
+        let Some(creds) = creds else {
             return Err(invalid);
         };
-        if !creds.user.enabled {
+        let locked = self
+            .settings
+            .lockout
+            .locked_until(&creds.failures, self.clock.now())
+            .is_some();
+        let Verification::Match { needs_rehash } = verdict else {
+            self.note_login_failure(creds.user.id, &creds.failures)
+                .await;
             return Err(invalid);
+        };
+        if locked || !creds.user.enabled {
+            return Err(invalid);
+        }
+        if creds.failures.count > 0 {
+            if let Err(e) = self.store.clear_login_failures(creds.user.id).await {
+                tracing::warn!(error = %e, "clearing failed logins failed");
+            }
         }
         if needs_rehash {
             if let (Ok(new_hash), Some(old)) = (

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod directory;
 pub mod keys;
 pub mod keystone;
+pub mod lockout;
 pub mod mail;
 pub mod metrics;
 pub mod password;
@@ -45,6 +46,7 @@ pub struct CoreSettings {
     pub hash_concurrency: usize,
     pub hash_queue: usize,
     pub token_cache_entries: usize,
+    pub lockout: lockout::LockoutPolicy,
     /// How long a mailed activation link works.
     pub activation_ttl_seconds: i64,
     /// How long a mailed e-mail change confirmation link works.
@@ -71,6 +73,7 @@ impl CoreSettings {
             hash_concurrency: cores,
             hash_queue: cores * 32,
             token_cache_entries: 100_000,
+            lockout: lockout::LockoutPolicy::default(),
             activation_ttl_seconds: 72 * 3600,
             email_change_ttl_seconds: 24 * 3600,
         }

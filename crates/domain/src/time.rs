@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 /// A UTC instant with microsecond precision; the store keeps it as microseconds since the epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {

@@ -19,7 +19,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
-use warden_store::{BootstrapPlan, SigningKeyRecord, Store, StoreError, UserCredentials};
+use warden_store::{
+    BootstrapPlan, LoginFailures, SigningKeyRecord, Store, StoreError, UserCredentials,
+};
 
 use rows::{
     client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, CLIENT_COLUMNS,
@@ -255,7 +257,7 @@ impl PostgresStore {
         clause: &str,
         key: impl for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {clause} = $1");
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash, login_failures, login_window_start, login_last_failure FROM users WHERE {clause} = $1");
         let row = sqlx::query(&sql)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -266,6 +268,13 @@ impl PostgresStore {
             Some(r) => Ok(Some(UserCredentials {
                 user: user_from_row(&r)?,
                 password_hash: r.try_get("password_hash").map_err(map_err)?,
+                failures: LoginFailures {
+                    count: r.try_get("login_failures").map_err(map_err)?,
+                    window_start: Timestamp::from_micros(
+                        r.try_get("login_window_start").map_err(map_err)?,
+                    ),
+                    last: Timestamp::from_micros(r.try_get("login_last_failure").map_err(map_err)?),
+                },
             })),
         }
     }
@@ -453,7 +462,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<User, StoreError> {
         let sql = format!(
-            "UPDATE users SET password_hash = $1, activated = TRUE, tokens_not_before = $2, \
+            "UPDATE users SET password_hash = $1, activated = TRUE, login_failures = 0, tokens_not_before = $2, \
              version = version + 1, updated_at = $2 WHERE id = $3 RETURNING {USER_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -611,6 +620,39 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        window_seconds: i64,
+    ) -> Result<(), StoreError> {
+        let window_open_after = now
+            .micros()
+            .saturating_sub(window_seconds.saturating_mul(1_000_000));
+        sqlx::query(
+            "UPDATE users SET \
+             login_failures = CASE WHEN login_failures = 0 OR login_window_start <= $1 THEN 1 ELSE login_failures + 1 END, \
+             login_window_start = CASE WHEN login_failures = 0 OR login_window_start <= $1 THEN $2 ELSE login_window_start END, \
+             login_last_failure = $2 WHERE id = $3",
+        )
+        .bind(window_open_after)
+        .bind(now.micros())
+        .bind(id.uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET login_failures = 0 WHERE id = $1 AND login_failures > 0")
+            .bind(id.uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 

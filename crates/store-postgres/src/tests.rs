@@ -915,3 +915,51 @@ async fn every_search_property_has_a_usable_index() {
         "{plan:#?}"
     );
 }
+
+#[tokio::test]
+async fn failed_logins_are_counted_in_a_window_and_cleared() {
+    let Some((_db, store, plan)) = bootstrapped().await else {
+        return;
+    };
+    let id = plan.admin.id;
+    let key = plan.admin.login.key();
+    let at = |s: i64| Timestamp::from_micros(s * 1_000_000);
+    store
+        .record_login_failure(id, at(1000), 3600)
+        .await
+        .unwrap();
+    store
+        .record_login_failure(id, at(1010), 3600)
+        .await
+        .unwrap();
+    let failures = store
+        .user_credentials_by_login(&key)
+        .await
+        .unwrap()
+        .unwrap()
+        .failures;
+    assert_eq!(
+        (failures.count, failures.window_start, failures.last),
+        (2, at(1000), at(1010))
+    );
+    // A failure after the window opens a new one.
+    store
+        .record_login_failure(id, at(5000), 3600)
+        .await
+        .unwrap();
+    let failures = store
+        .user_credentials_by_login(&key)
+        .await
+        .unwrap()
+        .unwrap()
+        .failures;
+    assert_eq!((failures.count, failures.window_start), (1, at(5000)));
+    store.clear_login_failures(id).await.unwrap();
+    let failures = store
+        .user_credentials_by_login(&key)
+        .await
+        .unwrap()
+        .unwrap()
+        .failures;
+    assert_eq!(failures.count, 0);
+}

@@ -17,7 +17,9 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
-use warden_store::{BootstrapPlan, SigningKeyRecord, Store, StoreError, UserCredentials};
+use warden_store::{
+    BootstrapPlan, LoginFailures, SigningKeyRecord, Store, StoreError, UserCredentials,
+};
 
 use rows::{
     client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, USER_COLUMNS,
@@ -172,7 +174,7 @@ impl SqliteStore {
         clause: &str,
         key: String,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {clause} = ?");
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash, login_failures, login_window_start, login_last_failure FROM users WHERE {clause} = ?");
         let row = sqlx::query(&sql)
             .bind(key)
             .fetch_optional(&self.reader)
@@ -183,6 +185,13 @@ impl SqliteStore {
             Some(r) => Ok(Some(UserCredentials {
                 user: user_from_row(&r)?,
                 password_hash: r.try_get("password_hash").map_err(map_err)?,
+                failures: LoginFailures {
+                    count: r.try_get("login_failures").map_err(map_err)?,
+                    window_start: Timestamp::from_micros(
+                        r.try_get("login_window_start").map_err(map_err)?,
+                    ),
+                    last: Timestamp::from_micros(r.try_get("login_last_failure").map_err(map_err)?),
+                },
             })),
         }
     }
@@ -377,7 +386,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<User, StoreError> {
         let sql = format!(
-            "UPDATE users SET password_hash = ?, activated = 1, tokens_not_before = ?, \
+            "UPDATE users SET password_hash = ?, activated = 1, login_failures = 0, tokens_not_before = ?, \
              version = version + 1, updated_at = ? WHERE id = ? RETURNING {USER_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -521,6 +530,39 @@ impl Store for SqliteStore {
         sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
             .bind(jti)
             .bind(expires_at.micros())
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        window_seconds: i64,
+    ) -> Result<(), StoreError> {
+        let window_open_after = now
+            .micros()
+            .saturating_sub(window_seconds.saturating_mul(1_000_000));
+        sqlx::query(
+            "UPDATE users SET \
+             login_failures = CASE WHEN login_failures = 0 OR login_window_start <= ?1 THEN 1 ELSE login_failures + 1 END, \
+             login_window_start = CASE WHEN login_failures = 0 OR login_window_start <= ?1 THEN ?2 ELSE login_window_start END, \
+             login_last_failure = ?2 WHERE id = ?3",
+        )
+        .bind(window_open_after)
+        .bind(now.micros())
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET login_failures = 0 WHERE id = ? AND login_failures > 0")
+            .bind(id.to_string())
             .execute(&self.writer)
             .await
             .map_err(map_err)?;

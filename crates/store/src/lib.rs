@@ -88,6 +88,15 @@ pub struct BootstrapPlan {
 pub struct UserCredentials {
     pub user: User,
     pub password_hash: Option<String>,
+    pub failures: LoginFailures,
+}
+
+/// Failed password attempts of one account in its current window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub count: i64,
+    pub window_start: Timestamp,
+    pub last: Timestamp,
 }
 
 #[async_trait]
@@ -177,4 +186,16 @@ pub trait Store:
     /// Deletes revocations of tokens that have expired anyway. Safe to run on every node at
     /// once; returns how many rows went.
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Counts one failed password attempt, opening a new window of `window_seconds` when the
+    /// current one has passed. One statement, so concurrent failures on several nodes all count.
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        window_seconds: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets the failed attempts of an account (a successful login, or an unlock).
+    async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError>;
 }

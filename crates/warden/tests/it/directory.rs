@@ -14,13 +14,7 @@ use crate::helpers::*;
 
 /// An application whose services read time from `clock`.
 async fn spawn_with_clock(clock: &ManualClock) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let settings = settings_for(dir.path(), &client_id, fresh_database());
-    let app = Application::build_with_clock(settings.clone(), Arc::new(clock.clone()))
-        .await
-        .expect("application starts");
-    TestApp::serve(app, dir, client_id, settings)
+    TestApp::spawn_with_clock(clock).await
 }
 
 fn clock_now() -> ManualClock {

@@ -95,6 +95,18 @@ impl TestApp {
         Self::start(dir, client_id, settings).await
     }
 
+    /// An application whose services read time from `clock`.
+    pub async fn spawn_with_clock(clock: &warden_core::ManualClock) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let client_id = uuid::Uuid::new_v4().to_string();
+        let settings = settings_for(dir.path(), &client_id, fresh_database());
+        let app =
+            Application::build_with_clock(settings.clone(), std::sync::Arc::new(clock.clone()))
+                .await
+                .expect("application starts");
+        Self::serve(app, dir, client_id, settings)
+    }
+
     /// Starts an application over an existing data directory (a restart).
     pub async fn start(dir: tempfile::TempDir, client_id: String, settings: Settings) -> Self {
         let app = Application::build(settings.clone())

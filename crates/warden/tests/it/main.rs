@@ -14,6 +14,7 @@ mod fuzz_routes;
 mod helpers;
 mod iam;
 mod keystone;
+mod lockout;
 mod multinode;
 mod openapi;
 mod policies;
