@@ -103,13 +103,20 @@ impl Warden {
         claims: Arc<Claims>,
     ) -> Result<Principal, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
-        if self
-            .store
-            .is_token_revoked(&claims.jti)
-            .await
-            .map_err(store_error)?
+        // The token, and every token it was exchanged from, must still stand.
+        for jti in claims
+            .derived_from
+            .iter()
+            .chain(std::iter::once(&claims.jti))
         {
-            return Err(invalid);
+            if self
+                .store
+                .is_token_revoked(jti)
+                .await
+                .map_err(store_error)?
+            {
+                return Err(invalid);
+            }
         }
         let principal = match claims.subject()? {
             Subject::User(id) => {
@@ -129,7 +136,7 @@ impl Warden {
                     Err(warden_store::StoreError::NotFound) => return Err(invalid),
                     Err(e) => return Err(store_error(e)),
                 };
-                if !client.enabled {
+                if !client.enabled || claims.issued_at() < client.tokens_not_before {
                     return Err(invalid);
                 }
                 Principal {
@@ -264,7 +271,7 @@ impl Warden {
         }
     }
 
-    fn account_scope(policies: &[AccessPolicy]) -> Vec<ScopeClaim> {
+    pub(crate) fn account_scope(policies: &[AccessPolicy]) -> Vec<ScopeClaim> {
         policies
             .iter()
             .map(|p| ScopeClaim {

@@ -134,6 +134,7 @@ impl Warden {
             created_by: Some(admin.id),
             created_at: now,
             version: 1,
+            tokens_not_before: warden_domain::Timestamp::EPOCH,
         };
         let plan = BootstrapPlan {
             admin_password_hash: self.hasher.hash(&password).await?,

@@ -86,6 +86,9 @@ fn looks_like_jwt(token: &str) -> bool {
     token.contains('.')
 }
 
+/// How many times a token may be exchanged for a narrower one in a chain.
+const MAX_EXCHANGE_DEPTH: usize = 4;
+
 impl Warden {
     fn parse_client_id(raw: &str) -> Result<ClientId, DomainError> {
         ClientId::parse(raw).ok_or(DomainError::NotFound(Resource::Client))
@@ -141,6 +144,7 @@ impl Warden {
             created_by: principal.user_id(),
             created_at: self.clock.now(),
             version: 1,
+            tokens_not_before: warden_domain::Timestamp::EPOCH,
         };
         self.store
             .insert_client(
@@ -264,6 +268,7 @@ impl Warden {
                 current.version,
                 &sha256_hex(client_secret.as_bytes()),
                 previous_expires_at,
+                self.clock.now(),
             )
             .await
             .map_err(store_error_for(Resource::Client))?;
@@ -425,16 +430,25 @@ impl Warden {
         if !principal.can_read(&tenant) {
             return Err(DomainError::Forbidden);
         }
+        // Exchanges may chain, but not without bound: every link is checked on every request.
+        if claims.derived_from.len() >= MAX_EXCHANGE_DEPTH {
+            return Err(DomainError::Forbidden);
+        }
+        let mut derived_from = claims.derived_from.clone();
+        derived_from.push(claims.jti.clone());
         let issued = self.tokens.issue_narrowed(
             TokenRequest {
                 subject: principal.subject,
                 owner_tenant: claims.owner_tuid.clone(),
-                scope: claims.scope.clone(),
+                // The roles as narrowed, so services reading `scope` see no more than the
+                // token may do.
+                scope: Self::account_scope(&principal.policies),
                 keystone: None,
                 ttl_seconds: self.settings.account_token_ttl_seconds,
             },
             vec![vec![tenant_urn(tenant.id)]],
             Some(claims.exp),
+            derived_from,
         )?;
         self.metrics.token_issued("account", "jwt_bearer");
         Ok(issued)
@@ -838,6 +852,7 @@ mod tests {
             iat_us: 0,
             token_use: "access".to_owned(),
             narrowing: vec![vec![tenant_urn(partner)]],
+            derived_from: Vec::new(),
         };
         assert!(claims.narrowing_allows(&tenant(partner, vec![root])));
         assert!(claims.narrowing_allows(&tenant(customer, vec![root, partner])));

@@ -450,6 +450,17 @@ impl Warden {
             expires_at: now.plus_seconds(self.settings.email_change_ttl_seconds),
             created_at: now,
         };
+        // A new login that is already taken would refuse the write below: refuse before any
+        // mail goes out, so a refused request sends nothing.
+        if next.login.key() != current.login.key()
+            && self
+                .store
+                .login_taken(&next.login.key())
+                .await
+                .map_err(store_error)?
+        {
+            return Err(DomainError::LoginTaken);
+        }
         // Sent before anything is written: if sending fails, the request fails and changes
         // nothing; if the write then loses a race, the mailed link is merely dead.
         let mail = self.email_change_mail(

@@ -214,6 +214,9 @@ impl Warden {
         if prefix.is_empty() {
             return Err(DomainError::invalid("text", FieldErrorKind::Missing));
         }
+        if prefix.chars().any(char::is_control) || prefix.chars().count() > 255 {
+            return Err(DomainError::invalid("text", FieldErrorKind::Invalid));
+        }
         let hits = self
             .store
             .search(&root, &prefix, limit.clamp(1, MAX_SEARCH_LIMIT))

@@ -6,8 +6,7 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use warden_domain::tenant::{
-    lock_permits, may_own_lock, LockChange, NewTenant, TenantFilter, TenantPatch, TenantRule,
-    UpdateLock,
+    may_own_lock, LockChange, NewTenant, TenantFilter, TenantPatch, TenantRule, UpdateLock,
 };
 use warden_domain::{
     DomainError, FieldErrorKind, Resource, Tenant, TenantId, TenantKind, Timestamp, User, UserId,
@@ -131,7 +130,9 @@ impl Warden {
                 Err(e) => return Err(store_error(e)),
             }
         };
-        if lock_permits(&owner, principal.tenant_id) {
+        // Decided by the caller's rights on the owner (roles and narrowing), not by where the
+        // caller lives: a role below the owner must not pass a lock set above it.
+        if principal.can_manage(&owner) {
             Ok(())
         } else {
             Err(DomainError::TenantRule(TenantRule::Locked))
@@ -159,7 +160,7 @@ impl Warden {
         } else {
             self.named_tenant("update_lock.owner_id", owner_id).await?
         };
-        if !lock_permits(&owner, principal.tenant_id) {
+        if !principal.can_manage(&owner) {
             return Err(invalid("update_lock.owner_id"));
         }
         Ok(UpdateLock {

@@ -99,6 +99,10 @@ pub struct Claims {
     /// (`urn:acronis.com:tenant-id:<uuid>`) whose subtree contains the target tenant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub narrowing: Vec<Vec<String>>,
+    /// The ids of the tokens this one was exchanged from (jwt-bearer), oldest first: revoking
+    /// any of them revokes this one too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived_from: Vec<String>,
 }
 
 /// The URN that names a tenant in a `scope` request and in the `narrowing` claim.
@@ -197,7 +201,7 @@ impl TokenService {
     }
 
     pub fn issue(&self, request: TokenRequest) -> Result<IssuedToken, DomainError> {
-        self.issue_narrowed(request, Vec::new(), None)
+        self.issue_narrowed(request, Vec::new(), None, Vec::new())
     }
 
     /// Issues a token limited by `narrowing` and expiring no later than `not_after` (Unix
@@ -207,6 +211,7 @@ impl TokenService {
         request: TokenRequest,
         narrowing: Vec<Vec<String>>,
         not_after: Option<i64>,
+        derived_from: Vec<String>,
     ) -> Result<IssuedToken, DomainError> {
         let key = self.keys.active().ok_or(DomainError::Internal)?;
         let now = self.clock.now();
@@ -234,6 +239,7 @@ impl TokenService {
             iat_us: now.micros(),
             token_use: ACCESS.to_owned(),
             narrowing,
+            derived_from,
         };
         let mut header = Header::new(key.alg);
         header.typ = Some("JWT".to_owned());

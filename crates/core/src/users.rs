@@ -49,11 +49,23 @@ impl Warden {
         principal: &Principal,
         user: &User,
     ) -> Result<(), DomainError> {
-        if principal.can_manage(&self.tenant(user.tenant_id).await?) {
-            Ok(())
-        } else {
-            Err(DomainError::Forbidden)
+        if !principal.can_manage(&self.tenant(user.tenant_id).await?) {
+            return Err(DomainError::Forbidden);
         }
+        // Taking over an account is taking over its roles: whoever changes the credentials or
+        // identity of a user holding roles must be able to grant each of those roles. Threat:
+        // a `user_admin` resetting an administrator's password to act as them.
+        let held = self
+            .store
+            .policies_of(user.id.uuid())
+            .await
+            .map_err(store_error)?;
+        for policy in held {
+            if !principal.can_grant(&self.tenant(policy.tenant_id).await?) {
+                return Err(DomainError::Forbidden);
+            }
+        }
+        Ok(())
     }
 
     /// Whether a login is still free. Any authenticated caller may ask.

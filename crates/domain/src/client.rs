@@ -20,6 +20,9 @@ pub struct ApiClient {
     pub created_by: Option<UserId>,
     pub created_at: Timestamp,
     pub version: i64,
+    /// Tokens of this client issued before this instant are refused (a secret rotated without
+    /// grace, as after a leak).
+    pub tokens_not_before: Timestamp,
 }
 
 /// What a client is: `api_client` (an integration) or `agent` (a protection agent).
@@ -75,8 +78,13 @@ impl ClientData {
         if !value.is_object() {
             return Err(FieldError::new(field, FieldErrorKind::Invalid));
         }
-        if value.to_string().len() > Self::MAX_BYTES {
+        let text = value.to_string();
+        if text.len() > Self::MAX_BYTES {
             return Err(FieldError::new(field, FieldErrorKind::TooLong));
+        }
+        // NUL has no place in client data, and PostgreSQL's JSONB cannot store it.
+        if text.contains("\\u0000") {
+            return Err(FieldError::new(field, FieldErrorKind::Invalid));
         }
         Ok(Self(value))
     }
@@ -148,5 +156,17 @@ mod tests {
                 .kind,
             FieldErrorKind::TooLong
         );
+    }
+}
+
+#[cfg(test)]
+mod data_tests {
+    use super::*;
+
+    #[test]
+    fn client_data_refuses_nul_anywhere() {
+        assert!(ClientData::parse("data", serde_json::json!({"client_name": "a\u{0}b"})).is_err());
+        assert!(ClientData::parse("data", serde_json::json!({"a\u{0}": 1})).is_err());
+        assert!(ClientData::parse("data", serde_json::json!({"client_name": "ok"})).is_ok());
     }
 }

@@ -183,12 +183,14 @@ impl ClientStore for PostgresStore {
         expected_version: i64,
         new_sha256: &str,
         previous_expires_at: Option<Timestamp>,
+        now: Timestamp,
     ) -> Result<ApiClient, StoreError> {
         // The right-hand sides read the row as it was, so the old secret moves to `previous`.
         let sql = format!(
             "UPDATE api_clients SET \
              previous_secret_sha256 = CASE WHEN $1::BIGINT IS NULL THEN NULL ELSE secret_sha256 END, \
-             previous_secret_expires_at = $1, secret_sha256 = $2, version = version + 1 \
+             previous_secret_expires_at = $1, secret_sha256 = $2, version = version + 1, \
+             tokens_not_before = CASE WHEN $1::BIGINT IS NULL THEN $5 ELSE tokens_not_before END \
              WHERE id = $3 AND version = $4 RETURNING {CLIENT_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -196,6 +198,7 @@ impl ClientStore for PostgresStore {
             .bind(new_sha256)
             .bind(id.uuid())
             .bind(expected_version)
+            .bind(now.micros())
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;

@@ -122,6 +122,9 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.code().is_some_and(|c| is_unavailable_sqlstate(&c)) => {
             StoreError::Unavailable(e.to_string())
         }
+        // A row it refers to went away in a race (say, its tenant was deleted): the
+        // request is answered as about a missing object, not as a failure.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23503") => StoreError::NotFound,
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)

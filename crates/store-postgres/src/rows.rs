@@ -27,7 +27,7 @@ pub(crate) const TENANT_COLUMNS: &str = "id, parent_id, path, kind, name, is_dom
 
 /// Every client column but the secret hash.
 pub(crate) const CLIENT_COLUMNS: &str = "id, tenant_id, kind, token_endpoint_auth_method, data, \
-    enabled, allow_password_grant, created_by, version, created_at";
+    enabled, allow_password_grant, created_by, version, created_at, tokens_not_before";
 
 pub(crate) const POLICY_COLUMNS: &str =
     "id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at";
@@ -165,6 +165,7 @@ pub(crate) fn client_from_row(row: &PgRow) -> Result<ApiClient, StoreError> {
         created_by: opt_id(row, "created_by", UserId::from_uuid)?,
         created_at: time(row, "created_at")?,
         version: get(row, "version")?,
+        tokens_not_before: time(row, "tokens_not_before")?,
     })
 }
 

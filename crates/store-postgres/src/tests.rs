@@ -139,6 +139,7 @@ fn plan(admin_login: &str) -> BootstrapPlan {
         created_by: Some(admin.id),
         created_at: now,
         version: 1,
+        tokens_not_before: warden_domain::Timestamp::EPOCH,
     };
     BootstrapPlan {
         admin_password_hash: "$argon2id$admin-hash".to_owned(),

@@ -195,17 +195,21 @@ impl ClientStore for SqliteStore {
         expected_version: i64,
         new_sha256: &str,
         previous_expires_at: Option<Timestamp>,
+        now: Timestamp,
     ) -> Result<ApiClient, StoreError> {
         // The right-hand sides read the row as it was, so the old secret moves to `previous`.
         let row = sqlx::query(
             "UPDATE api_clients SET \
              previous_secret_sha256 = CASE WHEN ? IS NULL THEN NULL ELSE secret_sha256 END, \
-             previous_secret_expires_at = ?, secret_sha256 = ?, version = version + 1 \
+             previous_secret_expires_at = ?, secret_sha256 = ?, version = version + 1, \
+             tokens_not_before = CASE WHEN ? IS NULL THEN ? ELSE tokens_not_before END \
              WHERE id = ? AND version = ? RETURNING *",
         )
         .bind(previous_expires_at.map(|t| t.micros()))
         .bind(previous_expires_at.map(|t| t.micros()))
         .bind(new_sha256)
+        .bind(previous_expires_at.map(|t| t.micros()))
+        .bind(now.micros())
         .bind(id.to_string())
         .bind(expected_version)
         .fetch_optional(&self.writer)

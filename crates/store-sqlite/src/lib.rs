@@ -95,6 +95,9 @@ fn map_err(e: sqlx::Error) -> StoreError {
         {
             StoreError::Unavailable(e.to_string())
         }
+        // A row it refers to went away in a race (say, its tenant was deleted): the
+        // request is answered as about a missing object, not as a failure.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("787") => StoreError::NotFound,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(e.to_string())
         }

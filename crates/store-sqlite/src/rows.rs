@@ -155,6 +155,7 @@ pub(crate) fn client_from_row(row: &SqliteRow) -> Result<ApiClient, StoreError> 
         created_by: opt_id(row, "created_by", UserId::parse)?,
         created_at: time(row, "created_at")?,
         version: get(row, "version")?,
+        tokens_not_before: time(row, "tokens_not_before")?,
     })
 }
 

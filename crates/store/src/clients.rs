@@ -81,6 +81,7 @@ pub trait ClientStore: Send + Sync {
         expected_version: i64,
         new_sha256: &str,
         previous_expires_at: Option<Timestamp>,
+        now: Timestamp,
     ) -> Result<ApiClient, StoreError>;
 
     /// Deletes the client, if its version is still `expected_version`, with its refresh tokens.

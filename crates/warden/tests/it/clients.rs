@@ -1240,3 +1240,79 @@ fn bare_grant_status(grant: &str) -> StatusCode {
         StatusCode::BAD_REQUEST
     }
 }
+
+#[tokio::test]
+async fn rotating_without_grace_also_ends_the_tokens_already_issued() {
+    let app = TestApp::spawn().await;
+    let root = app.root_tenant_id().await;
+    let client = create_client(&app, &root, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let token = access_token_for(&app, id, client["client_secret"].as_str().unwrap()).await;
+    let read = || {
+        app.http
+            .get(app.at(&format!("/api/2/clients/{id}")))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(read().await.unwrap().status(), StatusCode::OK);
+    let rotated = ok_json(
+        app.http
+            .post(app.at(&format!("/api/2/clients/{id}/secret")))
+            .bearer_auth(app.client_token().await)
+            .json(&json!({"grace_period_seconds": 0})),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        account_error(read().await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        401
+    );
+    // The new secret issues tokens that work.
+    let fresh = access_token_for(&app, id, rotated["client_secret"].as_str().unwrap()).await;
+    let r = app
+        .http
+        .get(app.at(&format!("/api/2/clients/{id}")))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_narrowed_token_falls_with_the_token_it_was_exchanged_from() {
+    let app = TestApp::spawn().await;
+    let root = app.root_tenant_id().await;
+    let partner = create_tenant(&app, &root, "Narrow Partner", "partner").await;
+    let parent = app.client_token().await;
+    let r = narrow(&app, &parent, &partner).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let child = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = |token: &str| {
+        app.http
+            .get(app.at(&format!("/api/2/tenants/{partner}")))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    assert_eq!(read(&child).await.unwrap().status(), StatusCode::OK);
+    let revoked = app
+        .http
+        .post(app.at("/api/2/idp/revoke_token"))
+        .bearer_auth(app.client_token().await)
+        .form(&[("token", parent.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        account_error(read(&parent).await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        401
+    );
+    assert_eq!(
+        account_error(read(&child).await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        401
+    );
+}

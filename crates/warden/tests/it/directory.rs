@@ -2,11 +2,8 @@
 //! e-mail change rule, and the validation of `PUT /users/{id}`. Mail is read from the outbox
 //! folder in the application's data directory.
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use warden::Application;
 use warden_core::ManualClock;
 use warden_domain::Timestamp;
 

@@ -327,3 +327,65 @@ async fn search_refuses_bad_queries_and_callers_without_read_access() {
     let r = search(&app, &plain, &format!("tenant={root}&text=a")).await;
     assert_eq!(account_error(r, StatusCode::FORBIDDEN).await, 1002);
 }
+
+#[tokio::test]
+async fn a_user_admin_cannot_take_over_an_account_holding_roles_it_could_not_grant() {
+    let app = TestApp::spawn().await;
+    let root = app.root_tenant_id().await;
+    let client = app.client_token().await;
+    let helper = app.create_active_user("helpdesk").await;
+    let boss = app.create_active_user("boss").await;
+    let staff = app.create_active_user("staff").await;
+    assert_eq!(
+        put_policies(&app, &client, &helper, vec![item("user_admin", &root)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        put_policies(&app, &client, &boss, vec![item("readonly_admin", &root)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let token = app.user_token("helpdesk").await;
+    let before = app.get_user(&boss).await;
+    let reset = app
+        .http
+        .post(app.at(&format!("/api/2/users/{boss}/password")))
+        .bearer_auth(&token)
+        .json(&json!({"password": "taken-over-Passw0rd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account_error(reset, StatusCode::FORBIDDEN).await, 1002);
+    let rename = app
+        .http
+        .put(app.at(&format!("/api/2/users/{boss}")))
+        .bearer_auth(&token)
+        .json(&json!({"contact": {"email": "attacker@example.com"}, "version": before["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account_error(rename, StatusCode::FORBIDDEN).await, 1002);
+    assert_eq!(app.get_user(&boss).await, before);
+    // A user without roles is still the user_admin's to manage.
+    let r = app
+        .http
+        .post(app.at(&format!("/api/2/users/{staff}/password")))
+        .bearer_auth(&token)
+        .json(&json!({"password": "reset-by-helpdesk-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn search_text_with_control_characters_is_refused() {
+    let app = TestApp::spawn().await;
+    let root = app.root_tenant_id().await;
+    let client = app.client_token().await;
+    let r = search(&app, &client, &format!("tenant={root}&text=%00ab")).await;
+    assert_eq!(account_error(r, StatusCode::BAD_REQUEST).await, 400);
+}

@@ -1206,3 +1206,73 @@ async fn a_user_created_in_a_customer_gets_a_personal_unit_tenant() {
         .unwrap();
     assert_eq!(children_after, children_before);
 }
+
+#[tokio::test]
+async fn a_lock_is_passed_by_rights_on_its_owner_not_by_where_the_caller_lives() {
+    let app = TestApp::spawn().await;
+    let root = app.root_tenant_id().await;
+    let client = app.client_token().await;
+    let post = |body: Value| {
+        app.http
+            .post(app.at("/api/2/tenants"))
+            .bearer_auth(&client)
+            .json(&body)
+            .send()
+    };
+    let partner: Value = post(json!({"name": "Lock P", "kind": "partner", "parent_id": root}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let partner = partner["id"].as_str().unwrap().to_owned();
+    let customer: Value = post(json!({"name": "Lock C", "kind": "customer", "parent_id": partner}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let locked = app
+        .http
+        .put(app.at(&format!("/api/2/tenants/{customer_id}")))
+        .bearer_auth(&client)
+        .json(&json!({"update_lock": {"enabled": true, "owner_id": partner}, "version": customer["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), StatusCode::OK);
+    let locked: Value = locked.json().await.unwrap();
+    // A user living in the root tenant, but holding only company_admin on the customer.
+    let admin = app.create_active_user("rootdweller").await;
+    let r = app
+        .http
+        .put(app.at(&format!("/api/2/users/{admin}/access_policies")))
+        .bearer_auth(&client)
+        .json(&json!({"items": [{"role_id": "company_admin", "tenant_id": customer_id}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = app.user_token("rootdweller").await;
+    let r = app
+        .http
+        .put(app.at(&format!("/api/2/tenants/{customer_id}")))
+        .bearer_auth(&token)
+        .json(&json!({"update_lock": {"enabled": false}, "version": locked["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account_error(r, StatusCode::FORBIDDEN).await, 1012);
+    let after: Value = app
+        .http
+        .get(app.at(&format!("/api/2/tenants/{customer_id}")))
+        .bearer_auth(&client)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after, locked);
+}
