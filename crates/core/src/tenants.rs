@@ -366,6 +366,22 @@ impl Warden {
                     return Err(DomainError::TenantRule(TenantRule::MoveOutsideLockOwner));
                 }
             }
+            // Roles on the moved subtree must stay inside their holders' reach: a holder
+            // living outside the subtree must live at or above the new parent. Threat: an
+            // administrator of the old parent keeping rights in the new parent's tree.
+            for (_, home) in self
+                .store
+                .policy_holders_in(&current)
+                .await
+                .map_err(store_error)?
+            {
+                let home = self.tenant(home).await?;
+                let moves_along = current.contains(&home);
+                let still_above = home.id == parent.id || parent.ancestors.contains(&home.id);
+                if !moves_along && !still_above {
+                    return Err(invalid("parent_id"));
+                }
+            }
             next.parent_id = Some(parent.id);
             next.ancestors = parent.ancestors.clone();
             next.ancestors.push(parent.id);

@@ -158,6 +158,30 @@ impl PolicyStore for PostgresStore {
         Ok(hits)
     }
 
+    async fn policy_holders_in(
+        &self,
+        root: &Tenant,
+    ) -> Result<Vec<(AccessPolicy, TenantId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.trustee_id, p.trustee_type, p.tenant_id, p.role, p.issuer_id, p.version, p.created_at, COALESCE(u.tenant_id, c.tenant_id) AS holder_home \
+             FROM access_policies p JOIN tenants t ON t.id = p.tenant_id \
+             LEFT JOIN users u ON u.id = p.trustee_id LEFT JOIN api_clients c ON c.id = p.trustee_id \
+             WHERE t.path LIKE $1",
+        )
+        .bind(like_prefix(&tenant_path(root)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut holders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let home: Option<uuid::Uuid> = row.try_get("holder_home").map_err(map_err)?;
+            if let Some(home) = home {
+                holders.push((policy_from_row(row)?, TenantId::from_uuid(home)));
+            }
+        }
+        Ok(holders)
+    }
+
     async fn tenant_names(&self, ids: &[TenantId]) -> Result<Vec<(TenantId, String)>, StoreError> {
         let ids: Vec<uuid::Uuid> = ids.iter().map(TenantId::uuid).collect();
         let rows = sqlx::query("SELECT id, name FROM tenants WHERE id = ANY($1)")

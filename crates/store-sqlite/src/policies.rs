@@ -153,6 +153,32 @@ impl PolicyStore for SqliteStore {
         Ok(hits)
     }
 
+    async fn policy_holders_in(
+        &self,
+        root: &Tenant,
+    ) -> Result<Vec<(AccessPolicy, TenantId)>, StoreError> {
+        let path = tenant_path(root);
+        let rows = sqlx::query(
+            "SELECT p.id, p.trustee_id, p.trustee_type, p.tenant_id, p.role, p.issuer_id, p.version, p.created_at, COALESCE(u.tenant_id, c.tenant_id) AS holder_home \
+             FROM access_policies p JOIN tenants t ON t.id = p.tenant_id \
+             LEFT JOIN users u ON u.id = p.trustee_id LEFT JOIN api_clients c ON c.id = p.trustee_id \
+             WHERE t.path >= ? AND t.path < ?",
+        )
+        .bind(&path)
+        .bind(prefix_end(&path))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        let mut holders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let home: Option<String> = row.try_get("holder_home").map_err(map_err)?;
+            if let Some(home) = home.as_deref().and_then(TenantId::parse) {
+                holders.push((policy_from_row(row)?, home));
+            }
+        }
+        Ok(holders)
+    }
+
     async fn tenant_names(&self, ids: &[TenantId]) -> Result<Vec<(TenantId, String)>, StoreError> {
         let mut names = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {

@@ -49,6 +49,13 @@ pub trait PolicyStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<SearchHit>, StoreError>;
 
+    /// Every policy on a tenant of `root`'s subtree, with the home tenant of its holder (the
+    /// user's or API client's own tenant).
+    async fn policy_holders_in(
+        &self,
+        root: &Tenant,
+    ) -> Result<Vec<(AccessPolicy, TenantId)>, StoreError>;
+
     /// The names of these tenants (unknown ids are left out).
     async fn tenant_names(&self, ids: &[TenantId]) -> Result<Vec<(TenantId, String)>, StoreError>;
 }

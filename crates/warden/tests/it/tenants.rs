@@ -1276,3 +1276,95 @@ async fn a_lock_is_passed_by_rights_on_its_owner_not_by_where_the_caller_lives()
         .unwrap();
     assert_eq!(after, locked);
 }
+
+#[tokio::test]
+async fn a_move_that_would_carry_roles_out_of_their_holders_reach_is_refused() {
+    let app = TestApp::spawn().await;
+    let root = app.root_tenant_id().await;
+    let client = app.client_token().await;
+    let create = |name: &str, kind: &str, parent: &str| {
+        app.http
+            .post(app.at("/api/2/tenants"))
+            .bearer_auth(&client)
+            .json(&json!({"name": name, "kind": kind, "parent_id": parent}))
+            .send()
+    };
+    let id = |v: Value| v["id"].as_str().unwrap().to_owned();
+    let p1 = id(create("Move P1", "partner", &root)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap());
+    let p2 = id(create("Move P2", "partner", &root)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap());
+    let folder: Value = create("Move F", "folder", &p1)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let folder_id = folder["id"].as_str().unwrap().to_owned();
+    // A user living in P1 administers the folder.
+    let r = app
+        .http
+        .post(app.at("/api/2/users"))
+        .bearer_auth(&client)
+        .json(&json!({"tenant_id": p1, "login": "folderadmin", "contact": {"email": "f@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    let user = id(r.json().await.unwrap());
+    let r = app
+        .http
+        .put(app.at(&format!("/api/2/users/{user}/access_policies")))
+        .bearer_auth(&client)
+        .json(&json!({"items": [{"role_id": "partner_admin", "tenant_id": folder_id}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let moved = app
+        .http
+        .put(app.at(&format!("/api/2/tenants/{folder_id}")))
+        .bearer_auth(&client)
+        .json(&json!({"parent_id": p2, "version": folder["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account_error(moved, StatusCode::BAD_REQUEST).await, 400);
+    let after: Value = app
+        .http
+        .get(app.at(&format!("/api/2/tenants/{folder_id}")))
+        .bearer_auth(&client)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after, folder);
+    // Once the role is gone, the move goes through.
+    let r = app
+        .http
+        .put(app.at(&format!("/api/2/users/{user}/access_policies")))
+        .bearer_auth(&client)
+        .json(&json!({"items": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let moved = app
+        .http
+        .put(app.at(&format!("/api/2/tenants/{folder_id}")))
+        .bearer_auth(&client)
+        .json(&json!({"parent_id": p2, "version": folder["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::OK);
+}
