@@ -189,8 +189,9 @@ impl Warden {
                     })
             })
             .collect();
+        let expected: Vec<PolicyId> = current.iter().map(|p| p.id).collect();
         self.store
-            .replace_policies(user.id.uuid(), &next)
+            .replace_policies(user.id.uuid(), &expected, &next)
             .await
             .map_err(store_error)
     }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use warden_domain::{AccessPolicy, Tenant, TenantId, TenantKind};
+use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
 use warden_store::{PolicyStore, SearchHit, SearchObject, StoreError};
 
 use crate::rows::{policy_from_row, tenant_path, POLICY_COLUMNS};
@@ -41,6 +41,7 @@ impl PolicyStore for PostgresStore {
     async fn replace_policies(
         &self,
         trustee: uuid::Uuid,
+        expected: &[PolicyId],
         policies: &[AccessPolicy],
     ) -> Result<Vec<AccessPolicy>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
@@ -50,6 +51,19 @@ impl PolicyStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let held: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM access_policies WHERE trustee_id = $1")
+                .bind(trustee)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let mut held: Vec<PolicyId> = held.into_iter().map(PolicyId::from_uuid).collect();
+        let mut wanted = expected.to_vec();
+        held.sort();
+        wanted.sort();
+        if held != wanted {
+            return Err(StoreError::VersionMismatch);
+        }
         sqlx::query("DELETE FROM access_policies WHERE trustee_id = $1")
             .bind(trustee)
             .execute(&mut *tx)

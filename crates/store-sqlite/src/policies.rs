@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use warden_domain::{AccessPolicy, Tenant, TenantId, TenantKind};
+use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
 use warden_store::{PolicyStore, SearchHit, SearchObject, StoreError};
 
 use crate::rows::{policy_from_row, tenant_path};
@@ -34,9 +34,23 @@ impl PolicyStore for SqliteStore {
     async fn replace_policies(
         &self,
         trustee: uuid::Uuid,
+        expected: &[PolicyId],
         policies: &[AccessPolicy],
     ) -> Result<Vec<AccessPolicy>, StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let held: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM access_policies WHERE trustee_id = ?")
+                .bind(trustee.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let mut held: Vec<PolicyId> = held.iter().filter_map(|id| PolicyId::parse(id)).collect();
+        let mut wanted = expected.to_vec();
+        held.sort();
+        wanted.sort();
+        if held != wanted {
+            return Err(StoreError::VersionMismatch);
+        }
         sqlx::query("DELETE FROM access_policies WHERE trustee_id = ?")
             .bind(trustee.to_string())
             .execute(&mut *tx)
@@ -201,6 +215,28 @@ impl PolicyStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use warden_store::{PolicyStore, StoreError};
+
+    /// A replacement decided on a set that has changed since is refused.
+    #[tokio::test]
+    async fn a_replacement_based_on_a_stale_set_is_a_version_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::SqliteStore::open(&url).await.unwrap();
+        let trustee = uuid::Uuid::new_v4();
+        let stale = [warden_domain::PolicyId::new_random()];
+        let result = store.replace_policies(trustee, &stale, &[]).await;
+        assert!(
+            matches!(result, Err(StoreError::VersionMismatch)),
+            "{result:?}"
+        );
+        assert!(store
+            .replace_policies(trustee, &[], &[])
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
     /// Each property's query is answered from that property's index, never by scanning.
     #[tokio::test]
     async fn every_search_query_uses_an_index() {

@@ -2,7 +2,7 @@
 //! the users and tenants of a subtree.
 
 use async_trait::async_trait;
-use warden_domain::{AccessPolicy, Tenant, TenantId, TenantKind};
+use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
 
 use crate::StoreError;
 
@@ -32,10 +32,12 @@ pub struct SearchHit {
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
     /// Replaces every policy of `trustee` with `policies` in one transaction and returns the
-    /// stored set.
+    /// stored set — if the trustee still holds exactly the policies `expected` (by id), else
+    /// `VersionMismatch`: the caller decided on a set that has changed since.
     async fn replace_policies(
         &self,
         trustee: uuid::Uuid,
+        expected: &[PolicyId],
         policies: &[AccessPolicy],
     ) -> Result<Vec<AccessPolicy>, StoreError>;
 
