@@ -1,6 +1,7 @@
 //! Warden's services: every business rule, authorization decision, hash and signature lives
 //! here, and every face calls the same method for the same operation.
 
+pub mod aksk;
 pub mod auth;
 pub mod bootstrap;
 pub mod clients;
