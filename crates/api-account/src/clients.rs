@@ -20,6 +20,7 @@ use warden_domain::{ApiClient, DomainError, FieldError, FieldErrorKind, TenantId
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller, CallerOrBasic};
+use crate::fields::Errors;
 use crate::lenient;
 use crate::openapi::ErrorBody;
 
@@ -126,30 +127,6 @@ pub struct ClientIdListResponse {
     items: Vec<String>,
 }
 
-/// Collects field errors so a caller sees every problem at once.
-#[derive(Default)]
-struct Errors(Vec<FieldError>);
-
-impl Errors {
-    fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
-        result.map_err(|e| self.0.push(e)).ok()
-    }
-
-    fn required<'a>(&mut self, field: &str, value: Option<&'a str>) -> Option<&'a str> {
-        if value.is_none() {
-            self.0.push(FieldError::new(field, FieldErrorKind::Missing));
-        }
-        value
-    }
-
-    fn finish<T>(self, value: Option<T>) -> Result<T, DomainError> {
-        match value {
-            Some(value) if self.0.is_empty() => Ok(value),
-            _ => Err(DomainError::Invalid(self.0)),
-        }
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct CreateClientRequest {
     /// `api_client` or `agent`.
@@ -205,7 +182,7 @@ impl TryFrom<CreateClientRequest> for NewApiClient {
             }
             _ => None,
         };
-        errors.finish(new)
+        errors.finish_some(new)
     }
 }
 
@@ -248,7 +225,7 @@ impl UpdateClientRequest {
             enabled,
             allow_password_grant: self.allow_password_grant,
         };
-        errors.finish(Some((patch, self.version)))
+        errors.finish_some(Some((patch, self.version)))
     }
 }
 

@@ -4,6 +4,7 @@
 mod clients;
 mod error;
 mod extract;
+mod fields;
 mod idp;
 mod lenient;
 mod openapi;

@@ -22,6 +22,7 @@ use warden_domain::{
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller};
+use crate::fields::Errors;
 use crate::lenient;
 use crate::openapi::ErrorBody;
 
@@ -159,28 +160,6 @@ impl TenantResponse {
 impl From<Tenant> for TenantResponse {
     fn from(t: Tenant) -> Self {
         TenantResponse::new(t, false)
-    }
-}
-
-/// Collects field errors so a caller sees every problem at once.
-#[derive(Default)]
-struct Errors(Vec<FieldError>);
-
-impl Errors {
-    fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
-        result.map_err(|e| self.0.push(e)).ok()
-    }
-
-    fn push(&mut self, field: &str, kind: FieldErrorKind) {
-        self.0.push(FieldError::new(field, kind));
-    }
-
-    fn finish<T>(self, value: T) -> Result<T, DomainError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(DomainError::Invalid(self.0))
-        }
     }
 }
 

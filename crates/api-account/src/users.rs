@@ -20,6 +20,7 @@ use warden_domain::{
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller, CallerOrBasic};
+use crate::fields::Errors;
 use crate::lenient;
 use crate::openapi::ErrorBody;
 
@@ -190,24 +191,6 @@ pub struct ContactRequest {
     state: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_text")]
     zipcode: Option<String>,
-}
-
-/// Collects field errors so a caller sees every problem at once.
-#[derive(Default)]
-struct Errors(Vec<FieldError>);
-
-impl Errors {
-    fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
-        result.map_err(|e| self.0.push(e)).ok()
-    }
-
-    fn finish<T>(self, value: T) -> Result<T, DomainError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(DomainError::Invalid(self.0))
-        }
-    }
 }
 
 /// `"0086-18292010816"` splits into area code and number; anything else is one free-form
