@@ -300,8 +300,8 @@ pub fn parse_contact_types(field: &str, raw: &[String]) -> Result<Vec<String>, F
     Ok(types)
 }
 
-/// While enabled, only callers whose own tenant is `owner_id` or one of its ancestors may
-/// change the tenant (see [`lock_permits`]).
+/// While enabled, only callers who may manage the owner tenant `owner_id` may change the
+/// tenant (decided in core from their roles, not from where they live).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UpdateLock {
     pub enabled: bool,
@@ -314,14 +314,6 @@ pub struct UpdateLock {
 pub struct LockChange {
     pub enabled: bool,
     pub owner_id: Option<TenantId>,
-}
-
-/// Whether a caller whose own tenant is `caller_home` passes a lock owned by `owner`: the
-/// caller must belong to the owner tenant or to a tenant above it. Threat: a lock set by a
-/// provider must hold against the administrators of the locked tenant and of every tenant
-/// between it and the provider, who can otherwise manage it.
-pub fn lock_permits(owner: &Tenant, caller_home: TenantId) -> bool {
-    owner.id == caller_home || owner.ancestors.contains(&caller_home)
 }
 
 /// Whether `owner` may own a lock on `tenant`: itself or one of its ancestors.
@@ -587,15 +579,11 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_admits_the_owner_tenant_and_tenants_above_it_only() {
+    fn a_lock_is_owned_by_the_tenant_or_a_tenant_above_it() {
         let root = tenant(None, Root);
         let partner = tenant(Some(&root), Partner);
         let customer = tenant(Some(&partner), Customer);
         let sibling = tenant(Some(&root), Partner);
-        assert!(lock_permits(&partner, partner.id));
-        assert!(lock_permits(&partner, root.id));
-        assert!(!lock_permits(&partner, customer.id));
-        assert!(!lock_permits(&partner, sibling.id));
         assert!(may_own_lock(&customer, partner.id));
         assert!(may_own_lock(&customer, customer.id));
         assert!(!may_own_lock(&customer, sibling.id));
