@@ -6,25 +6,13 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
-use warden_domain::{Email, Tenant, Timestamp, User, UserId};
+use warden_domain::{Email, Timestamp, User, UserId};
 use warden_store::{
     DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose, UserWrite,
 };
 
 use crate::rows::{tenant_path, user_from_row, USER_COLUMNS};
 use crate::{map_err, PostgresStore};
-
-/// The half-open range of stored paths inside `tenant`'s subtree. Paths end in '/', and '0'
-/// is the character right after '/', so every descendant's path sorts in
-/// `[path, path-without-its-last-'/' + '0')`. The comparison uses the `~>=~`/`~<~` operators,
-/// which compare bytes whatever the collation and are served by the `text_pattern_ops` index.
-fn subtree_range(tenant: &Tenant) -> (String, String) {
-    let low = tenant_path(tenant);
-    let mut high = low.clone();
-    high.pop();
-    high.push('0');
-    (low, high)
-}
 
 fn token_from_row(row: &PgRow) -> Result<UserToken, StoreError> {
     let corrupt = |what: &str| StoreError::Internal(format!("corrupt {what} in the database"));
@@ -156,7 +144,7 @@ impl DirectoryStore for PostgresStore {
                 // A semi-join on the tenants' path index: each subtree is one range scan.
                 q.push("tenant_id IN (SELECT id FROM tenants WHERE ");
                 for (i, tenant) in within.iter().enumerate() {
-                    let (low, high) = subtree_range(tenant);
+                    let (low, high) = warden_store::paths::subtree_range(&tenant_path(tenant));
                     if i > 0 {
                         q.push(" OR ");
                     }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
+use warden_store::paths::path_ids;
 use warden_store::{PolicyStore, SearchHit, SearchObject, StoreError};
 
 use crate::rows::{policy_from_row, tenant_path, POLICY_COLUMNS};
@@ -27,13 +28,6 @@ fn like_prefix(prefix: &str) -> String {
     }
     pattern.push('%');
     pattern
-}
-
-fn hit_path(path: &str) -> Result<Vec<TenantId>, StoreError> {
-    path.split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| TenantId::parse(s).ok_or_else(|| StoreError::Internal("corrupt path".to_owned())))
-        .collect()
 }
 
 #[async_trait]
@@ -133,7 +127,7 @@ impl PolicyStore for PostgresStore {
                     object: SearchObject::User,
                     id,
                     parent_id: Some(TenantId::from_uuid(tenant)),
-                    tenant_path: hit_path(&path)?,
+                    tenant_path: path_ids(&path)?,
                     name: row.try_get("login").map_err(map_err)?,
                     kind: None,
                     first_name: row.try_get("firstname").map_err(map_err)?,
@@ -160,7 +154,7 @@ impl PolicyStore for PostgresStore {
                 object: SearchObject::Tenant,
                 id,
                 parent_id: parent.map(TenantId::from_uuid),
-                tenant_path: hit_path(&path)?,
+                tenant_path: path_ids(&path)?,
                 name: row.try_get("name").map_err(map_err)?,
                 kind: TenantKind::parse(&kind),
                 first_name: String::new(),

@@ -14,6 +14,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 use warden_domain::tenant::TenantFilter;
 use warden_domain::{Tenant, TenantId, Timestamp, User, UserId};
+use warden_store::paths::subtree_upper;
 use warden_store::{StoreError, TenantStore};
 
 use crate::rows::{tenant_from_row, tenant_path, TENANT_COLUMNS};
@@ -39,14 +40,6 @@ fn map_tenant_err(e: sqlx::Error) -> StoreError {
         }
     }
     map_err(e)
-}
-
-/// The exclusive upper bound of the paths in the subtree at `path`: the same text with its
-/// final '/' replaced by the next character, '0'.
-fn subtree_upper(path: &str) -> String {
-    let mut upper = path.strip_suffix('/').unwrap_or(path).to_owned();
-    upper.push('0');
-    upper
 }
 
 /// `tenant` placed under `parent` as the parent is stored now.

@@ -34,14 +34,6 @@ fn refresh_from_row(row: &SqliteRow) -> Result<RefreshTokenRecord, StoreError> {
     })
 }
 
-/// The half-open range of `path` values in the subtree of the tenant whose path is `prefix`:
-/// paths are ids and '/', and '0' is the byte after '/', so every descendant sorts inside it.
-/// A plain comparison (unlike `LIKE`) uses the `tenants_path` index under SQLite's rules.
-fn subtree_range(prefix: &str) -> (String, String) {
-    let upper = format!("{}0", prefix.trim_end_matches('/'));
-    (prefix.to_owned(), upper)
-}
-
 async fn insert_refresh_on<'c, E>(executor: E, t: &RefreshTokenRecord) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
@@ -145,7 +137,7 @@ impl ClientStore for SqliteStore {
             let Some(prefix) = prefix else {
                 continue;
             };
-            let (low, high) = subtree_range(&prefix);
+            let (low, high) = warden_store::paths::subtree_range(&prefix);
             let rows = sqlx::query(
                 "SELECT c.* FROM api_clients c JOIN tenants t ON t.id = c.tenant_id \
                  WHERE t.path >= ? AND t.path < ?",
@@ -322,21 +314,5 @@ impl ClientStore for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subtree_range_holds_descendants_and_nothing_else() {
-        let root = "aaaaaaaa-0000-0000-0000-000000000000/";
-        let (low, high) = subtree_range(root);
-        let child = format!("{root}bbbbbbbb-0000-0000-0000-000000000000/");
-        let sibling = "aaaaaaaa-0000-0000-0000-000000000001/";
-        assert!(low.as_str() <= root && root < high.as_str());
-        assert!(low.as_str() <= child.as_str() && child.as_str() < high.as_str());
-        assert!(!(low.as_str() <= sibling && sibling < high.as_str()));
     }
 }

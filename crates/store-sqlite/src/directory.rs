@@ -4,24 +4,13 @@
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
-use warden_domain::{Email, Tenant, Timestamp, User, UserId};
+use warden_domain::{Email, Timestamp, User, UserId};
 use warden_store::{
     DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose, UserWrite,
 };
 
 use crate::rows::{tenant_path, user_from_row, USER_COLUMNS};
 use crate::{json_list, map_err, SqliteStore};
-
-/// The half-open range of stored paths inside `tenant`'s subtree. Paths end in '/', and '0'
-/// is the character right after '/', so every descendant's path sorts in
-/// `[path, path-without-its-last-'/' + '0')` and the range is one scan of the path index.
-fn subtree_range(tenant: &Tenant) -> (String, String) {
-    let low = tenant_path(tenant);
-    let mut high = low.clone();
-    high.pop();
-    high.push('0');
-    (low, high)
-}
 
 fn token_from_row(row: &SqliteRow) -> Result<UserToken, StoreError> {
     let corrupt = |what: &str| StoreError::Internal(format!("corrupt {what} in the database"));
@@ -156,7 +145,7 @@ impl DirectoryStore for SqliteStore {
                 // A semi-join on the tenants' path index: each subtree is one range scan.
                 q.push("tenant_id IN (SELECT id FROM tenants WHERE ");
                 for (i, tenant) in within.iter().enumerate() {
-                    let (low, high) = subtree_range(tenant);
+                    let (low, high) = warden_store::paths::subtree_range(&tenant_path(tenant));
                     if i > 0 {
                         q.push(" OR ");
                     }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
+use warden_store::paths::path_ids;
 use warden_store::{PolicyStore, SearchHit, SearchObject, StoreError};
 
 use crate::rows::{policy_from_row, tenant_path};
@@ -21,13 +22,6 @@ const USER_PROPERTIES: [&str; 4] = [
     "lower(u.firstname)",
     "lower(u.lastname)",
 ];
-
-fn hit_path(path: &str) -> Result<Vec<TenantId>, StoreError> {
-    path.split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| TenantId::parse(s).ok_or_else(|| StoreError::Internal("corrupt path".to_owned())))
-        .collect()
-}
 
 #[async_trait]
 impl PolicyStore for SqliteStore {
@@ -108,7 +102,7 @@ impl PolicyStore for SqliteStore {
                 .bind(&from)
                 .bind(&to)
                 .bind(&root_path)
-                .bind(prefix_end(&root_path))
+                .bind(warden_store::paths::subtree_upper(&root_path))
                 .bind(i64::from(limit))
                 .fetch_all(&self.reader)
                 .await
@@ -126,7 +120,7 @@ impl PolicyStore for SqliteStore {
                     object: SearchObject::User,
                     id,
                     parent_id: TenantId::parse(&tenant),
-                    tenant_path: hit_path(&path)?,
+                    tenant_path: path_ids(&path)?,
                     name: row.try_get("login").map_err(map_err)?,
                     kind: None,
                     first_name: row.try_get("firstname").map_err(map_err)?,
@@ -141,14 +135,14 @@ impl PolicyStore for SqliteStore {
         .bind(&from)
         .bind(&to)
         .bind(&root_path)
-        .bind(prefix_end(&root_path))
+        .bind(warden_store::paths::subtree_upper(&root_path))
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;
         for row in rows {
             let path: String = row.try_get("path").map_err(map_err)?;
-            let tenant_path = hit_path(&path)?;
+            let tenant_path = path_ids(&path)?;
             let kind: String = row.try_get("kind").map_err(map_err)?;
             let parent: Option<String> = row.try_get("parent_id").map_err(map_err)?;
             hits.push(SearchHit {
@@ -179,7 +173,7 @@ impl PolicyStore for SqliteStore {
              WHERE t.path >= ? AND t.path < ?",
         )
         .bind(&path)
-        .bind(prefix_end(&path))
+        .bind(warden_store::paths::subtree_upper(&path))
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;

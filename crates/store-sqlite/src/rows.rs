@@ -12,6 +12,7 @@ use warden_domain::{
 use warden_store::{KeyState, SigningKeyRecord, StoreError};
 
 use crate::map_err;
+pub(crate) use warden_store::paths::tenant_path;
 
 /// Every user column but the password hash.
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, phone, firstname, lastname, \
@@ -52,16 +53,6 @@ fn list(row: &SqliteRow, column: &str) -> Result<Vec<String>, StoreError> {
 
 fn time(row: &SqliteRow, column: &str) -> Result<Timestamp, StoreError> {
     Ok(Timestamp::from_micros(get(row, column)?))
-}
-
-/// The stored form of a tenant's position: every id from the root to itself, each + '/'.
-pub(crate) fn tenant_path(tenant: &Tenant) -> String {
-    let mut path = String::new();
-    for id in tenant.ancestors.iter().chain(std::iter::once(&tenant.id)) {
-        path.push_str(&id.to_string());
-        path.push('/');
-    }
-    path
 }
 
 pub(crate) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use warden_domain::tenant::TenantFilter;
 use warden_domain::{Tenant, TenantId, Timestamp, User, UserId};
+use warden_store::paths::subtree_upper;
 use warden_store::{StoreError, TenantStore};
 
 use crate::rows::{tenant_from_row, tenant_path};
@@ -27,14 +28,6 @@ fn map_tenant_err(e: sqlx::Error) -> StoreError {
         }
     }
     map_err(e)
-}
-
-/// The exclusive upper bound of the paths in the subtree at `path`: the same text with its
-/// final '/' replaced by the next character, '0'.
-fn subtree_upper(path: &str) -> String {
-    let mut upper = path.strip_suffix('/').unwrap_or(path).to_owned();
-    upper.push('0');
-    upper
 }
 
 fn contact_json(tenant: &Tenant) -> Result<String, StoreError> {

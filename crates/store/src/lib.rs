@@ -3,6 +3,7 @@
 
 mod clients;
 mod directory;
+pub mod paths;
 mod policies;
 mod tenants;
 
