@@ -1,6 +1,7 @@
 //! The account face, `/api/2`: the Account Management API v2 dialect, its OAuth2 token
 //! service and its error envelopes.
 
+mod audit;
 mod clients;
 mod error;
 mod extract;
@@ -47,6 +48,7 @@ fn api() -> OpenApiRouter<Arc<Warden>> {
         .merge(tenants::routes())
         .merge(policies::routes())
         .merge(search::routes())
+        .merge(audit::routes())
 }
 
 /// The OpenAPI 3.1 document of the account face.

@@ -151,6 +151,7 @@ impl Warden {
                 &client,
                 &sha256_hex(client_secret.as_bytes()),
                 &sha256_hex(registration_access_token.as_bytes()),
+                &self.audit_by(principal),
             )
             .await
             .map_err(store_error_for(Resource::Client))?;
@@ -217,7 +218,7 @@ impl Warden {
         }
         let next = current.patched(&patch);
         self.store
-            .update_client_if_version(&next, current.version)
+            .update_client_if_version(&next, current.version, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::Client))
     }
@@ -236,7 +237,7 @@ impl Warden {
             return Err(DomainError::VersionMismatch);
         }
         self.store
-            .delete_client_if_version(current.id, current.version)
+            .delete_client_if_version(current.id, current.version, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::Client))
     }
@@ -268,7 +269,7 @@ impl Warden {
                 current.version,
                 &sha256_hex(client_secret.as_bytes()),
                 previous_expires_at,
-                self.clock.now(),
+                &self.audit_by(principal),
             )
             .await
             .map_err(store_error_for(Resource::Client))?;

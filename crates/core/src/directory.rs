@@ -8,7 +8,7 @@ use warden_domain::{
     DomainError, Email, FieldError, FieldErrorKind, Password, Resource, Role, Tenant, TenantId,
     Timestamp, User, UserId,
 };
-use warden_store::{UserListQuery, UserToken, UserTokenPurpose, UserWrite};
+use warden_store::{Audit, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
 
 use crate::auth::Principal;
 use crate::mail::Mail;
@@ -391,7 +391,7 @@ impl Warden {
             .ok_or_else(invalid_token)?;
         let password_hash = self.hasher.hash(&password).await?;
         self.store
-            .activate_with_token(&token_hash, &password_hash, self.clock.now())
+            .activate_with_token(&token_hash, &password_hash, &self.audit_by_link())
             .await
             .map_err(token_error)
     }
@@ -401,7 +401,7 @@ impl Warden {
     pub async fn confirm_email_change(&self, raw_token: &str) -> Result<User, DomainError> {
         let token_hash = presented_token_hash(raw_token).ok_or_else(invalid_token)?;
         self.store
-            .confirm_email_change(&token_hash, self.clock.now())
+            .confirm_email_change(&token_hash, &self.audit_by_link())
             .await
             .map_err(token_error)
     }
@@ -418,8 +418,9 @@ impl Warden {
         current: &User,
         mut next: User,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<User, DomainError> {
-        let now = self.clock.now();
+        let now = audit.at;
         let old_email = match (&current.contact.email, current.activated) {
             (Some(old), true) => old.clone(),
             _ => {
@@ -433,7 +434,7 @@ impl Warden {
                         changed: true,
                         revoke: Some(UserTokenPurpose::Activation),
                         issue: None,
-                        now,
+                        audit,
                     })
                     .await
                     .map_err(store_error_for(Resource::User));
@@ -478,7 +479,7 @@ impl Warden {
                 changed,
                 revoke: Some(UserTokenPurpose::EmailChange),
                 issue: Some(&record),
-                now,
+                audit,
             })
             .await
             .map_err(store_error_for(Resource::User))

@@ -191,7 +191,7 @@ impl Warden {
             .collect();
         let expected: Vec<PolicyId> = current.iter().map(|p| p.id).collect();
         self.store
-            .replace_policies(user.id.uuid(), &expected, &next)
+            .replace_policies(user.id.uuid(), &expected, &next, &self.audit_by(principal))
             .await
             .map_err(store_error)
     }

@@ -11,7 +11,7 @@ use warden_domain::tenant::{
 use warden_domain::{
     DomainError, FieldErrorKind, Resource, Tenant, TenantId, TenantKind, Timestamp, User, UserId,
 };
-use warden_store::StoreError;
+use warden_store::{Audit, StoreError};
 
 use crate::auth::Principal;
 use crate::{store_error, Warden};
@@ -215,7 +215,7 @@ impl Warden {
             tenant.update_lock = self.resolve_lock(principal, &tenant, change).await?;
         }
         self.store
-            .insert_tenant(&tenant)
+            .insert_tenant(&tenant, &self.audit_by(principal))
             .await
             .map_err(|e| match e {
                 // The parent went away or was disabled since it was read.
@@ -387,7 +387,7 @@ impl Warden {
             next.ancestors.push(parent.id);
         }
         self.store
-            .update_tenant_if_version(&next, expected_version, self.clock.now())
+            .update_tenant_if_version(&next, expected_version, &self.audit_by(principal))
             .await
             .map_err(|e| match e {
                 StoreError::Conflict("tenant_cycle") => {
@@ -426,7 +426,7 @@ impl Warden {
             return Err(DomainError::TenantRule(TenantRule::StillEnabled));
         }
         self.store
-            .delete_tenant_if_version(current.id, expected_version, self.clock.now())
+            .delete_tenant_if_version(current.id, expected_version, &self.audit_by(principal))
             .await
             .map_err(tenant_store_error)
     }
@@ -465,9 +465,10 @@ impl Warden {
         &self,
         tenant: &Tenant,
         user: &mut User,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         if tenant.kind != TenantKind::Customer {
-            return self.store.insert_user(user).await;
+            return self.store.insert_user(user, audit).await;
         }
         let mut ancestors = tenant.ancestors.clone();
         ancestors.push(tenant.id);
@@ -496,7 +497,7 @@ impl Warden {
         };
         user.personal_tenant_id = Some(personal.id);
         self.store
-            .insert_user_with_personal_tenant(user, &personal)
+            .insert_user_with_personal_tenant(user, &personal, audit)
             .await
     }
 }

@@ -120,7 +120,7 @@ impl Warden {
         };
         // A user of a customer also gets a personal tenant (see `tenants`).
         let mut user = user;
-        self.insert_user_in(&tenant, &mut user)
+        self.insert_user_in(&tenant, &mut user, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::User))?;
         Ok(user)
@@ -164,11 +164,11 @@ impl Warden {
         if next.contact.email != current.contact.email {
             // A new address may need confirming from the old one first (see `directory`).
             return self
-                .change_user_with_email(&current, next, expected_version)
+                .change_user_with_email(&current, next, expected_version, &self.audit_by(principal))
                 .await;
         }
         self.store
-            .update_user_if_version(&next, expected_version, self.clock.now())
+            .update_user_if_version(&next, expected_version, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::User))
     }
@@ -198,7 +198,7 @@ impl Warden {
             let next = current.patched(&patch);
             match self
                 .store
-                .update_user_if_version(&next, current.version, self.clock.now())
+                .update_user_if_version(&next, current.version, &self.audit_by(principal))
                 .await
             {
                 Err(warden_store::StoreError::VersionMismatch) => continue,
@@ -224,7 +224,7 @@ impl Warden {
             return Err(DomainError::UserStillEnabled);
         }
         self.store
-            .delete_user_if_version(current.id, expected_version)
+            .delete_user_if_version(current.id, expected_version, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::User))
     }
@@ -243,7 +243,7 @@ impl Warden {
                 .map_err(|e| DomainError::Invalid(vec![e]))?;
         let hash = self.hasher.hash(&password).await?;
         self.store
-            .set_user_password(current.id, &hash, self.clock.now())
+            .set_user_password(current.id, &hash, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::User))
     }

@@ -192,6 +192,21 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// Middleware: makes the request id available to error bodies and audit events produced
+/// anywhere in the request.
+pub async fn scope_request_id(
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = request_id(request.headers());
+    warden_core::audit::in_request(id, next.run(request)).await
+}
+
+/// The id of the request being served, for error bodies; empty outside a request.
+pub fn current_request_id() -> String {
+    warden_core::audit::current_request_id()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,22 +275,4 @@ mod tests {
             Err(BodyRejection::Malformed(_))
         ));
     }
-}
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// Middleware: makes the request id available to error bodies built anywhere in the request.
-pub async fn scope_request_id(
-    request: Request<Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let id = request_id(request.headers());
-    REQUEST_ID.scope(id, next.run(request)).await
-}
-
-/// The id of the request being served, for error bodies; empty outside a request.
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }

@@ -4,8 +4,12 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 use warden_domain::{ApiClient, ClientId, TenantId, Timestamp, UserId};
-use warden_store::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRecord, StoreError};
+use warden_store::{
+    Audit, Change, ClientSecrets, ClientStore, ObjectType, RefreshRedemption, RefreshTokenRecord,
+    StoreError,
+};
 
+use crate::audit::record;
 use crate::rows::{client_from_row, CLIENT_COLUMNS};
 use crate::{map_err, PostgresStore};
 
@@ -59,7 +63,9 @@ impl ClientStore for PostgresStore {
         client: &ApiClient,
         secret_sha256: &str,
         registration_token_sha256: &str,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(
             "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, \
              enabled, allow_password_grant, registration_token_sha256, created_by, version, created_at) \
@@ -77,9 +83,11 @@ impl ClientStore for PostgresStore {
         .bind(client.created_by.map(|u| u.uuid()))
         .bind(client.version)
         .bind(client.created_at.micros())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        record(&mut tx, audit, Change::created_client(client)).await?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
@@ -157,7 +165,9 @@ impl ClientStore for PostgresStore {
         &self,
         next: &ApiClient,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<ApiClient, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         let sql = format!(
             "UPDATE api_clients SET data = $1, enabled = $2, allow_password_grant = $3, version = version + 1 \
              WHERE id = $4 AND version = $5 RETURNING {CLIENT_COLUMNS}"
@@ -168,13 +178,17 @@ impl ClientStore for PostgresStore {
             .bind(next.allow_password_grant)
             .bind(next.id.uuid())
             .bind(expected_version)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
-        match row {
-            Some(row) => client_from_row(&row),
-            None => Err(self.cas_failure("api_clients", next.id.uuid()).await),
-        }
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.cas_failure("api_clients", next.id.uuid()).await);
+        };
+        let stored = client_from_row(&row)?;
+        record(&mut tx, audit, Change::updated_client(&stored, "update")).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
     }
 
     async fn rotate_client_secret(
@@ -183,8 +197,9 @@ impl ClientStore for PostgresStore {
         expected_version: i64,
         new_sha256: &str,
         previous_expires_at: Option<Timestamp>,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<ApiClient, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         // The right-hand sides read the row as it was, so the old secret moves to `previous`.
         let sql = format!(
             "UPDATE api_clients SET \
@@ -198,32 +213,52 @@ impl ClientStore for PostgresStore {
             .bind(new_sha256)
             .bind(id.uuid())
             .bind(expected_version)
-            .bind(now.micros())
-            .fetch_optional(&self.pool)
+            .bind(audit.at.micros())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
-        match row {
-            Some(row) => client_from_row(&row),
-            None => Err(self.cas_failure("api_clients", id.uuid()).await),
-        }
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.cas_failure("api_clients", id.uuid()).await);
+        };
+        let stored = client_from_row(&row)?;
+        record(
+            &mut tx,
+            audit,
+            Change::updated_client(&stored, "rotate_secret"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
     }
 
     async fn delete_client_if_version(
         &self,
         id: ClientId,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM api_clients WHERE id = $1 AND version = $2")
-            .bind(id.uuid())
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let tenant: Option<uuid::Uuid> = sqlx::query_scalar(
+            "DELETE FROM api_clients WHERE id = $1 AND version = $2 RETURNING tenant_id",
+        )
+        .bind(id.uuid())
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(tenant) = tenant else {
             drop(tx);
             return Err(self.cas_failure("api_clients", id.uuid()).await);
-        }
+        };
+        let change = Change::new(
+            ObjectType::Client,
+            id,
+            TenantId::from_uuid(tenant),
+            "delete",
+        )
+        .versions(Some(expected_version), None);
+        record(&mut tx, audit, change).await?;
         sqlx::query("DELETE FROM refresh_tokens WHERE client_id = $1")
             .bind(id.uuid())
             .execute(&mut *tx)

@@ -8,9 +8,11 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 use warden_domain::{Email, Timestamp, User, UserId};
 use warden_store::{
-    DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose, UserWrite,
+    Audit, Change, DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose,
+    UserWrite,
 };
 
+use crate::audit::record;
 use crate::rows::{tenant_path, user_from_row, USER_COLUMNS};
 use crate::{map_err, PostgresStore};
 
@@ -66,7 +68,7 @@ where
     Ok(())
 }
 
-/// The compare-and-set of `Store::update_user_if_version`, on a caller's transaction.
+/// The compare-and-set of a user's fields, on a caller's transaction.
 async fn update_user_on<'c, E>(
     executor: E,
     next: &User,
@@ -171,7 +173,7 @@ impl DirectoryStore for PostgresStore {
         let id = write.next.id.uuid();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let row = if write.changed {
-            update_user_on(&mut *tx, write.next, write.expected_version, write.now).await?
+            update_user_on(&mut *tx, write.next, write.expected_version, write.audit.at).await?
         } else {
             // The row lock keeps a concurrent change from slipping between this check and the
             // tokens written below.
@@ -190,6 +192,9 @@ impl DirectoryStore for PostgresStore {
             return Err(self.cas_failure("users", id).await);
         };
         let user = user_from_row(&row)?;
+        if write.changed {
+            record(&mut tx, write.audit, Change::updated_user(&user, "update")).await?;
+        }
         if let Some(purpose) = write.revoke {
             revoke_tokens_on(&mut *tx, id, purpose).await?;
         }
@@ -238,8 +243,9 @@ impl DirectoryStore for PostgresStore {
         &self,
         token_hash: &str,
         password_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
+        let now = audit.at;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // Deleting is the claim: of two requests with one token, only one gets the row.
         let claimed = sqlx::query(
@@ -267,18 +273,21 @@ impl DirectoryStore for PostgresStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
+        let user = row.map(|r| user_from_row(&r)).transpose()?;
+        if let Some(user) = &user {
+            record(&mut tx, audit, Change::updated_user(user, "activate")).await?;
+        }
         // The spent tokens go either way: a user activated meanwhile has no use for them.
         tx.commit().await.map_err(map_err)?;
-        row.map(|r| user_from_row(&r))
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        user.ok_or(StoreError::NotFound)
     }
 
     async fn confirm_email_change(
         &self,
         token_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
+        let now = audit.at;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let claimed = sqlx::query(
             "DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
@@ -306,6 +315,7 @@ impl DirectoryStore for PostgresStore {
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
         let user = user_from_row(&row)?;
+        record(&mut tx, audit, Change::updated_user(&user, "confirm_email")).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(user)
     }

@@ -3,6 +3,7 @@
 //! rules that a single SQLite writer gets for free (one root, one active signing key) true
 //! when several nodes write at once.
 
+mod audit;
 mod clients;
 mod directory;
 mod policies;
@@ -20,7 +21,8 @@ use sqlx::types::Json;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
 use warden_store::{
-    BootstrapPlan, LoginFailures, SigningKeyRecord, Store, StoreError, UserCredentials,
+    Audit, BootstrapPlan, Change, DirectoryStore as _, LoginFailures, ObjectType, SigningKeyRecord,
+    Store, StoreError, UserCredentials, UserWrite,
 };
 
 use rows::{
@@ -312,6 +314,10 @@ impl PostgresStore {
         insert_user_on(&mut *conn, &plan.admin, Some(&plan.admin_password_hash)).await?;
         insert_policy_on(&mut *conn, &plan.admin_policy).await?;
         insert_client_on(&mut *conn, &plan.client, &plan.client_secret_hash).await?;
+        let audit = Audit::system(plan.root.created_at);
+        for change in plan.changes() {
+            audit::record(&mut *conn, &audit, change).await?;
+        }
         Ok(true)
     }
 }
@@ -370,8 +376,12 @@ impl Store for PostgresStore {
         row.map(|r| tenant_from_row(&r)).transpose()
     }
 
-    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        insert_user_on(&self.pool, user, None).await
+    async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        insert_user_on(&mut *tx, user, None).await?;
+        audit::record(&mut tx, audit, Change::created_user(user)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
     }
 
     async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
@@ -412,71 +422,47 @@ impl Store for PostgresStore {
         &self,
         next: &User,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
-        let c = &next.contact;
-        // RETURNING hands back the row as this very statement wrote it.
-        let sql = format!(
-            "UPDATE users SET login = $1, login_key = $2, email = $3, areacode = $4, phone = $5, \
-             firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
-             state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
-             notifications = $17, business_types = $18, external_id = $19, description = $20, \
-             tokens_not_before = $21, version = version + 1, updated_at = $22 \
-             WHERE id = $23 AND version = $24 RETURNING {USER_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(next.login.as_str())
-            .bind(next.login.key())
-            .bind(c.email.as_ref().map(|e| e.as_str()))
-            .bind(&c.areacode)
-            .bind(&c.phone)
-            .bind(&c.firstname)
-            .bind(&c.lastname)
-            .bind(&c.address1)
-            .bind(&c.address2)
-            .bind(&c.city)
-            .bind(&c.country)
-            .bind(&c.state)
-            .bind(&c.zipcode)
-            .bind(&next.language)
-            .bind(next.enabled)
-            .bind(next.terms_accepted)
-            .bind(Json(&next.notifications))
-            .bind(Json(&next.business_types))
-            .bind(next.external_id.as_deref())
-            .bind(&next.description)
-            .bind(next.tokens_not_before.micros())
-            .bind(now.micros())
-            .bind(next.id.uuid())
-            .bind(expected_version)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        match row {
-            Some(r) => user_from_row(&r),
-            None => Err(self.cas_failure("users", next.id.uuid()).await),
-        }
+        self.update_user_with_tokens(&UserWrite {
+            next,
+            expected_version,
+            changed: true,
+            revoke: None,
+            issue: None,
+            audit,
+        })
+        .await
     }
 
     async fn set_user_password(
         &self,
         id: UserId,
         password_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
         let sql = format!(
             "UPDATE users SET password_hash = $1, activated = TRUE, login_failures = 0, tokens_not_before = $2, \
              version = version + 1, updated_at = $2 WHERE id = $3 RETURNING {USER_COLUMNS}"
         );
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         let row = sqlx::query(&sql)
             .bind(password_hash)
-            .bind(now.micros())
+            .bind(audit.at.micros())
             .bind(id.uuid())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
-        user_from_row(&row)
+        let stored = user_from_row(&row)?;
+        audit::record(
+            &mut tx,
+            audit,
+            Change::updated_user(&stored, "set_password"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
     }
 
     async fn rehash_user_password(
@@ -500,18 +486,24 @@ impl Store for PostgresStore {
         &self,
         id: UserId,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1 AND version = $2")
-            .bind(id.uuid())
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let tenant: Option<uuid::Uuid> = sqlx::query_scalar(
+            "DELETE FROM users WHERE id = $1 AND version = $2 RETURNING tenant_id",
+        )
+        .bind(id.uuid())
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(tenant) = tenant else {
             drop(tx);
             return Err(self.cas_failure("users", id.uuid()).await);
-        }
+        };
+        let change = Change::new(ObjectType::User, id, TenantId::from_uuid(tenant), "delete")
+            .versions(Some(expected_version), None);
+        audit::record(&mut tx, audit, change).await?;
         sqlx::query("DELETE FROM access_policies WHERE trustee_id = $1")
             .bind(id.uuid())
             .execute(&mut *tx)

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
 use warden_store::paths::path_ids;
-use warden_store::{PolicyStore, SearchHit, SearchObject, StoreError};
+use warden_store::{Audit, Change, PolicyStore, SearchHit, SearchObject, StoreError};
 
+use crate::audit::record;
 use crate::rows::{policy_from_row, tenant_path, POLICY_COLUMNS};
 use crate::{map_err, PostgresStore};
 
@@ -37,6 +38,7 @@ impl PolicyStore for PostgresStore {
         trustee: uuid::Uuid,
         expected: &[PolicyId],
         policies: &[AccessPolicy],
+        audit: &Audit,
     ) -> Result<Vec<AccessPolicy>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // Serialise replacements of one trustee's set, so two concurrent PUTs cannot interleave.
@@ -90,6 +92,15 @@ impl PolicyStore for PostgresStore {
             .iter()
             .map(policy_from_row)
             .collect::<Result<Vec<_>, _>>()?;
+        let home: Option<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT tenant_id FROM users WHERE id = $1 UNION ALL SELECT tenant_id FROM api_clients WHERE id = $1",
+        )
+        .bind(trustee)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let home = home.map(TenantId::from_uuid).ok_or(StoreError::NotFound)?;
+        record(&mut tx, audit, Change::replaced_policies(trustee, home)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }

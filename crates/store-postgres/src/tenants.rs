@@ -13,10 +13,11 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 use warden_domain::tenant::TenantFilter;
-use warden_domain::{Tenant, TenantId, Timestamp, User, UserId};
+use warden_domain::{Tenant, TenantId, User, UserId};
 use warden_store::paths::subtree_upper;
-use warden_store::{StoreError, TenantStore};
+use warden_store::{Audit, Change, ObjectType, StoreError, TenantStore};
 
+use crate::audit::record;
 use crate::rows::{tenant_from_row, tenant_path, TENANT_COLUMNS};
 use crate::{advisory_xact_lock, insert_user_on, map_err, PostgresStore};
 
@@ -129,7 +130,7 @@ impl PostgresStore {
 
 #[async_trait]
 impl TenantStore for PostgresStore {
-    async fn insert_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError> {
+    async fn insert_tenant(&self, tenant: &Tenant, audit: &Audit) -> Result<Tenant, StoreError> {
         let parent_id = tenant
             .parent_id
             .ok_or_else(|| StoreError::Internal("a new tenant needs a parent".to_owned()))?;
@@ -144,6 +145,7 @@ impl TenantStore for PostgresStore {
         let stored = placed_under(tenant, &parent);
         insert_tenant_on(&mut *tx, &stored).await?;
         refresh_has_children(&mut tx, parent.id).await?;
+        record(&mut tx, audit, Change::created_tenant(&stored)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -152,6 +154,7 @@ impl TenantStore for PostgresStore {
         &self,
         user: &User,
         personal: &Tenant,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
@@ -161,6 +164,8 @@ impl TenantStore for PostgresStore {
         insert_user_on(&mut *tx, user, None).await?;
         insert_tenant_on(&mut *tx, &placed_under(personal, &parent)).await?;
         refresh_has_children(&mut tx, parent.id).await?;
+        record(&mut tx, audit, Change::created_user(user)).await?;
+        record(&mut tx, audit, Change::created_tenant(personal)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
     }
@@ -231,7 +236,7 @@ impl TenantStore for PostgresStore {
         &self,
         next: &Tenant,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<Tenant, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
@@ -283,7 +288,7 @@ impl TenantStore for PostgresStore {
         .bind(placed.ancestral_access)
         .bind(&placed.mfa_status)
         .bind(&placed.pricing_mode)
-        .bind(now.micros())
+        .bind(audit.at.micros())
         .bind(placed.id.uuid())
         .bind(expected_version)
         .execute(&mut *tx)
@@ -313,6 +318,8 @@ impl TenantStore for PostgresStore {
         let stored = fetch_tenant(&mut tx, next.id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let action = if moving { "move" } else { "update" };
+        record(&mut tx, audit, Change::updated_tenant(&stored, action)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -321,7 +328,7 @@ impl TenantStore for PostgresStore {
         &self,
         id: TenantId,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
@@ -331,6 +338,10 @@ impl TenantStore for PostgresStore {
         if current.version != expected_version {
             return Err(StoreError::VersionMismatch);
         }
+        // Recorded while the tenant still exists; its subtree goes with it in this transaction.
+        let change = Change::new(ObjectType::Tenant, id, id, "delete")
+            .versions(Some(expected_version), None);
+        record(&mut tx, audit, change).await?;
         let low = tenant_path(&current);
         let high = subtree_upper(&low);
         sqlx::query(&format!(
@@ -349,7 +360,7 @@ impl TenantStore for PostgresStore {
         ))
         .bind(&low)
         .bind(&high)
-        .bind(now.micros())
+        .bind(audit.at.micros())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;

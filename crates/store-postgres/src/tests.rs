@@ -81,6 +81,14 @@ fn now() -> Timestamp {
     Timestamp::from_micros(1_700_000_000_000_000)
 }
 
+fn sys_at(at: Timestamp) -> warden_store::Audit {
+    warden_store::Audit::system(at)
+}
+
+fn sys() -> warden_store::Audit {
+    sys_at(now())
+}
+
 /// The same plan `warden_core` builds at first start, with fixed hashes.
 fn plan(admin_login: &str) -> BootstrapPlan {
     let now = now();
@@ -349,7 +357,7 @@ async fn bootstrap_then_insert_and_get_user() {
     ));
 
     let user = user_in(root.id, "Ada.Lovelace");
-    store.insert_user(&user).await.unwrap();
+    store.insert_user(&user, &sys()).await.unwrap();
     assert_eq!(store.get_user(user.id).await.unwrap(), user);
     assert!(store.login_taken("ada.lovelace").await.unwrap());
     assert!(!store.login_taken("Ada.Lovelace").await.unwrap());
@@ -385,7 +393,7 @@ async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_n
         return;
     };
     let user = user_in(plan.root.id, "grace");
-    store.insert_user(&user).await.unwrap();
+    store.insert_user(&user, &sys()).await.unwrap();
 
     let mut next = user.clone();
     next.contact.firstname = "Grace".to_owned();
@@ -393,7 +401,10 @@ async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_n
     next.notifications = vec!["backup_daily_report".to_owned()];
     next.login = Login::parse("login", "Grace.Hopper").unwrap();
     let later = Timestamp::from_micros(now().micros() + 1);
-    let stored = store.update_user_if_version(&next, 1, later).await.unwrap();
+    let stored = store
+        .update_user_if_version(&next, 1, &sys_at(later))
+        .await
+        .unwrap();
     assert_eq!(stored.version, 2);
     assert_eq!(stored.updated_at, later);
     assert_eq!(stored.contact.firstname, "Grace");
@@ -407,7 +418,9 @@ async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_n
     let mut stale = stored.clone();
     stale.contact.firstname = "Overwritten".to_owned();
     assert!(matches!(
-        store.update_user_if_version(&stale, 1, later).await,
+        store
+            .update_user_if_version(&stale, 1, &sys_at(later))
+            .await,
         Err(StoreError::VersionMismatch)
     ));
     assert_eq!(store.get_user(user.id).await.unwrap(), stored);
@@ -415,7 +428,9 @@ async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_n
     let mut unknown = stored.clone();
     unknown.id = UserId::new_random();
     assert!(matches!(
-        store.update_user_if_version(&unknown, 2, later).await,
+        store
+            .update_user_if_version(&unknown, 2, &sys_at(later))
+            .await,
         Err(StoreError::NotFound)
     ));
     drop(store);
@@ -428,19 +443,19 @@ async fn logins_are_unique_without_regard_to_case() {
         return;
     };
     let first = user_in(plan.root.id, "Alice");
-    store.insert_user(&first).await.unwrap();
+    store.insert_user(&first, &sys()).await.unwrap();
     let second = user_in(plan.root.id, "aLICE");
     assert!(matches!(
-        store.insert_user(&second).await,
+        store.insert_user(&second, &sys()).await,
         Err(StoreError::Conflict("login"))
     ));
     // Renaming another user onto a taken login is the same conflict.
     let bob = user_in(plan.root.id, "bob");
-    store.insert_user(&bob).await.unwrap();
+    store.insert_user(&bob, &sys()).await.unwrap();
     let mut renamed = bob.clone();
     renamed.login = Login::parse("login", "ADMIN").unwrap();
     assert!(matches!(
-        store.update_user_if_version(&renamed, 1, now()).await,
+        store.update_user_if_version(&renamed, 1, &sys()).await,
         Err(StoreError::Conflict("login"))
     ));
     assert_eq!(store.get_user(bob.id).await.unwrap(), bob);
@@ -448,7 +463,7 @@ async fn logins_are_unique_without_regard_to_case() {
     let mut same_id = user_in(plan.root.id, "carol");
     same_id.id = first.id;
     assert!(matches!(
-        store.insert_user(&same_id).await,
+        store.insert_user(&same_id, &sys()).await,
         Err(StoreError::Conflict("unique"))
     ));
     drop(store);
@@ -656,10 +671,10 @@ async fn setting_a_password_activates_and_bumps_the_version_and_rehash_needs_the
         return;
     };
     let user = user_in(plan.root.id, "dave");
-    store.insert_user(&user).await.unwrap();
+    store.insert_user(&user, &sys()).await.unwrap();
     let later = Timestamp::from_micros(now().micros() + 5);
     let stored = store
-        .set_user_password(user.id, "hash-1", later)
+        .set_user_password(user.id, "hash-1", &sys_at(later))
         .await
         .unwrap();
     assert!(stored.activated);
@@ -669,7 +684,7 @@ async fn setting_a_password_activates_and_bumps_the_version_and_rehash_needs_the
     assert_eq!(stored.updated_at, later);
     assert!(matches!(
         store
-            .set_user_password(UserId::new_random(), "hash", later)
+            .set_user_password(UserId::new_random(), "hash", &sys_at(later))
             .await,
         Err(StoreError::NotFound)
     ));
@@ -704,7 +719,7 @@ async fn deleting_a_user_removes_its_policies_and_checks_the_version() {
     let admin = plan.admin.id;
     // A policy of someone else stays.
     let other = user_in(plan.root.id, "erin");
-    store.insert_user(&other).await.unwrap();
+    store.insert_user(&other, &sys()).await.unwrap();
     let mut policy = plan.admin_policy.clone();
     policy.id = PolicyId::new_random();
     policy.trustee_id = other.id.uuid();
@@ -712,11 +727,14 @@ async fn deleting_a_user_removes_its_policies_and_checks_the_version() {
     insert_policy_on(&store.pool, &policy).await.unwrap();
 
     assert!(matches!(
-        store.delete_user_if_version(admin, 7).await,
+        store.delete_user_if_version(admin, 7, &sys()).await,
         Err(StoreError::VersionMismatch)
     ));
     assert_eq!(store.policies_of(admin.uuid()).await.unwrap().len(), 1);
-    store.delete_user_if_version(admin, 1).await.unwrap();
+    store
+        .delete_user_if_version(admin, 1, &sys())
+        .await
+        .unwrap();
     assert!(matches!(
         store.get_user(admin).await,
         Err(StoreError::NotFound)
@@ -727,7 +745,7 @@ async fn deleting_a_user_removes_its_policies_and_checks_the_version() {
         vec![policy]
     );
     assert!(matches!(
-        store.delete_user_if_version(admin, 1).await,
+        store.delete_user_if_version(admin, 1, &sys()).await,
         Err(StoreError::NotFound)
     ));
     drop(store);
@@ -872,7 +890,7 @@ async fn users_round_trip_every_field() {
     user.contact.zipcode = "10115".to_owned();
     user.mfa_status = "enabled".to_owned();
     user.tokens_not_before = Timestamp::from_micros(42);
-    store.insert_user(&user).await.unwrap();
+    store.insert_user(&user, &sys()).await.unwrap();
     assert_eq!(store.get_user(user.id).await.unwrap(), user);
     drop(store);
     db.drop_db().await;

@@ -4,8 +4,12 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use warden_domain::{ApiClient, ClientId, TenantId, Timestamp, UserId};
-use warden_store::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRecord, StoreError};
+use warden_store::{
+    Audit, Change, ClientSecrets, ClientStore, ObjectType, RefreshRedemption, RefreshTokenRecord,
+    StoreError,
+};
 
+use crate::audit::record;
 use crate::rows::client_from_row;
 use crate::{map_err, SqliteStore};
 
@@ -64,7 +68,9 @@ impl ClientStore for SqliteStore {
         client: &ApiClient,
         secret_sha256: &str,
         registration_token_sha256: &str,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
         sqlx::query(
             "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, \
              enabled, allow_password_grant, registration_token_sha256, created_by, version, created_at) \
@@ -82,9 +88,11 @@ impl ClientStore for SqliteStore {
         .bind(client.created_by.map(|u| u.to_string()))
         .bind(client.version)
         .bind(client.created_at.micros())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        record(&mut tx, audit, Change::created_client(client)).await?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
@@ -162,7 +170,9 @@ impl ClientStore for SqliteStore {
         &self,
         next: &ApiClient,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<ApiClient, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
         let row = sqlx::query(
             "UPDATE api_clients SET data = ?, enabled = ?, allow_password_grant = ?, version = version + 1 \
              WHERE id = ? AND version = ? RETURNING *",
@@ -172,13 +182,17 @@ impl ClientStore for SqliteStore {
         .bind(next.allow_password_grant)
         .bind(next.id.to_string())
         .bind(expected_version)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        match row {
-            Some(row) => client_from_row(&row),
-            None => Err(self.cas_failure("api_clients", next.id.to_string()).await),
-        }
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.cas_failure("api_clients", next.id.to_string()).await);
+        };
+        let stored = client_from_row(&row)?;
+        record(&mut tx, audit, Change::updated_client(&stored, "update")).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
     }
 
     async fn rotate_client_secret(
@@ -187,8 +201,9 @@ impl ClientStore for SqliteStore {
         expected_version: i64,
         new_sha256: &str,
         previous_expires_at: Option<Timestamp>,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<ApiClient, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
         // The right-hand sides read the row as it was, so the old secret moves to `previous`.
         let row = sqlx::query(
             "UPDATE api_clients SET \
@@ -201,34 +216,49 @@ impl ClientStore for SqliteStore {
         .bind(previous_expires_at.map(|t| t.micros()))
         .bind(new_sha256)
         .bind(previous_expires_at.map(|t| t.micros()))
-        .bind(now.micros())
+        .bind(audit.at.micros())
         .bind(id.to_string())
         .bind(expected_version)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        match row {
-            Some(row) => client_from_row(&row),
-            None => Err(self.cas_failure("api_clients", id.to_string()).await),
-        }
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.cas_failure("api_clients", id.to_string()).await);
+        };
+        let stored = client_from_row(&row)?;
+        record(
+            &mut tx,
+            audit,
+            Change::updated_client(&stored, "rotate_secret"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
     }
 
     async fn delete_client_if_version(
         &self,
         id: ClientId,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM api_clients WHERE id = ? AND version = ?")
-            .bind(id.to_string())
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let tenant: Option<String> = sqlx::query_scalar(
+            "DELETE FROM api_clients WHERE id = ? AND version = ? RETURNING tenant_id",
+        )
+        .bind(id.to_string())
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(tenant) = tenant.and_then(|t| TenantId::parse(&t)) else {
             drop(tx);
             return Err(self.cas_failure("api_clients", id.to_string()).await);
-        }
+        };
+        let change = Change::new(ObjectType::Client, id, tenant, "delete")
+            .versions(Some(expected_version), None);
+        record(&mut tx, audit, change).await?;
         sqlx::query("DELETE FROM refresh_tokens WHERE client_id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -6,9 +6,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use warden_domain::{Email, Timestamp, User, UserId};
 use warden_store::{
-    DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose, UserWrite,
+    Audit, Change, DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose,
+    UserWrite,
 };
 
+use crate::audit::record;
 use crate::rows::{tenant_path, user_from_row, USER_COLUMNS};
 use crate::{json_list, map_err, SqliteStore};
 
@@ -64,7 +66,7 @@ where
     Ok(())
 }
 
-/// The compare-and-set of `Store::update_user_if_version`, on a caller's transaction.
+/// The compare-and-set of a user's fields, on a caller's transaction.
 async fn update_user_on<'c, E>(
     executor: E,
     next: &User,
@@ -172,7 +174,7 @@ impl DirectoryStore for SqliteStore {
         let id = write.next.id;
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let row = if write.changed {
-            update_user_on(&mut *tx, write.next, write.expected_version, write.now).await?
+            update_user_on(&mut *tx, write.next, write.expected_version, write.audit.at).await?
         } else {
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ? AND version = ?");
             sqlx::query(&sql)
@@ -187,6 +189,9 @@ impl DirectoryStore for SqliteStore {
             return Err(self.cas_failure("users", id.to_string()).await);
         };
         let user = user_from_row(&row)?;
+        if write.changed {
+            record(&mut tx, write.audit, Change::updated_user(&user, "update")).await?;
+        }
         if let Some(purpose) = write.revoke {
             revoke_tokens_on(&mut *tx, id, purpose).await?;
         }
@@ -233,8 +238,9 @@ impl DirectoryStore for SqliteStore {
         &self,
         token_hash: &str,
         password_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
+        let now = audit.at;
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         // Deleting is the claim: of two requests with one token, only one gets the row.
         let claimed = sqlx::query(
@@ -268,18 +274,21 @@ impl DirectoryStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
+        let user = row.map(|r| user_from_row(&r)).transpose()?;
+        if let Some(user) = &user {
+            record(&mut tx, audit, Change::updated_user(user, "activate")).await?;
+        }
         // The spent tokens go either way: a user activated meanwhile has no use for them.
         tx.commit().await.map_err(map_err)?;
-        row.map(|r| user_from_row(&r))
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        user.ok_or(StoreError::NotFound)
     }
 
     async fn confirm_email_change(
         &self,
         token_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
+        let now = audit.at;
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let claimed = sqlx::query(
             "DELETE FROM user_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ? \
@@ -307,6 +316,7 @@ impl DirectoryStore for SqliteStore {
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
         let user = user_from_row(&row)?;
+        record(&mut tx, audit, Change::updated_user(&user, "confirm_email")).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(user)
     }

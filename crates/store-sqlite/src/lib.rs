@@ -2,6 +2,7 @@
 //! a client survives a crash of the process or the machine. One writer connection serialises
 //! every transaction; a small pool of readers serves reads concurrently.
 
+mod audit;
 mod clients;
 mod directory;
 mod policies;
@@ -18,7 +19,8 @@ use sqlx::sqlite::{
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
 use warden_store::{
-    BootstrapPlan, LoginFailures, SigningKeyRecord, Store, StoreError, UserCredentials,
+    Audit, BootstrapPlan, Change, DirectoryStore as _, LoginFailures, ObjectType, SigningKeyRecord,
+    Store, StoreError, UserCredentials, UserWrite,
 };
 
 use rows::{
@@ -271,6 +273,10 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        let audit = Audit::system(root.created_at);
+        for change in plan.changes() {
+            audit::record(&mut tx, &audit, change).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -302,8 +308,12 @@ impl Store for SqliteStore {
         row.map(|r| tenant_from_row(&r)).transpose()
     }
 
-    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        insert_user_on(&self.writer, user, None).await
+    async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        insert_user_on(&mut *tx, user, None).await?;
+        audit::record(&mut tx, audit, Change::created_user(user)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
     }
 
     async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
@@ -337,71 +347,48 @@ impl Store for SqliteStore {
         &self,
         next: &User,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
-        let c = &next.contact;
-        // RETURNING hands back exactly the row this statement wrote.
-        let sql = format!(
-            "UPDATE users SET login = ?, login_key = ?, email = ?, areacode = ?, phone = ?, firstname = ?, \
-             lastname = ?, address1 = ?, address2 = ?, city = ?, country = ?, state = ?, zipcode = ?, \
-             language = ?, enabled = ?, terms_accepted = ?, notifications = ?, business_types = ?, \
-             external_id = ?, description = ?, tokens_not_before = ?, version = version + 1, updated_at = ? \
-             WHERE id = ? AND version = ? RETURNING {USER_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(next.login.as_str())
-            .bind(next.login.key())
-            .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
-            .bind(&c.areacode)
-            .bind(&c.phone)
-            .bind(&c.firstname)
-            .bind(&c.lastname)
-            .bind(&c.address1)
-            .bind(&c.address2)
-            .bind(&c.city)
-            .bind(&c.country)
-            .bind(&c.state)
-            .bind(&c.zipcode)
-            .bind(&next.language)
-            .bind(next.enabled)
-            .bind(next.terms_accepted)
-            .bind(json_list(&next.notifications))
-            .bind(json_list(&next.business_types))
-            .bind(next.external_id.as_deref())
-            .bind(&next.description)
-            .bind(next.tokens_not_before.micros())
-            .bind(now.micros())
-            .bind(next.id.to_string())
-            .bind(expected_version)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(map_err)?;
-        match row {
-            Some(row) => user_from_row(&row),
-            None => Err(self.cas_failure("users", next.id.to_string()).await),
-        }
+        self.update_user_with_tokens(&UserWrite {
+            next,
+            expected_version,
+            changed: true,
+            revoke: None,
+            issue: None,
+            audit,
+        })
+        .await
     }
 
     async fn set_user_password(
         &self,
         id: UserId,
         password_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError> {
         let sql = format!(
             "UPDATE users SET password_hash = ?, activated = 1, login_failures = 0, tokens_not_before = ?, \
              version = version + 1, updated_at = ? WHERE id = ? RETURNING {USER_COLUMNS}"
         );
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
         let row = sqlx::query(&sql)
             .bind(password_hash)
-            .bind(now.micros())
-            .bind(now.micros())
+            .bind(audit.at.micros())
+            .bind(audit.at.micros())
             .bind(id.to_string())
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
-        user_from_row(&row)
+        let stored = user_from_row(&row)?;
+        audit::record(
+            &mut tx,
+            audit,
+            Change::updated_user(&stored, "set_password"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
     }
 
     async fn rehash_user_password(
@@ -424,18 +411,24 @@ impl Store for SqliteStore {
         &self,
         id: UserId,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM users WHERE id = ? AND version = ?")
-            .bind(id.to_string())
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let tenant: Option<String> = sqlx::query_scalar(
+            "DELETE FROM users WHERE id = ? AND version = ? RETURNING tenant_id",
+        )
+        .bind(id.to_string())
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(tenant) = tenant.and_then(|t| TenantId::parse(&t)) else {
             drop(tx);
             return Err(self.cas_failure("users", id.to_string()).await);
-        }
+        };
+        let change = Change::new(ObjectType::User, id, tenant, "delete")
+            .versions(Some(expected_version), None);
+        audit::record(&mut tx, audit, change).await?;
         sqlx::query("DELETE FROM access_policies WHERE trustee_id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)

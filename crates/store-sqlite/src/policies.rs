@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
 use warden_store::paths::path_ids;
-use warden_store::{PolicyStore, SearchHit, SearchObject, StoreError};
+use warden_store::{Audit, Change, PolicyStore, SearchHit, SearchObject, StoreError};
 
+use crate::audit::record;
 use crate::rows::{policy_from_row, tenant_path};
 use crate::{map_err, SqliteStore};
 
@@ -30,6 +31,7 @@ impl PolicyStore for SqliteStore {
         trustee: uuid::Uuid,
         expected: &[PolicyId],
         policies: &[AccessPolicy],
+        audit: &Audit,
     ) -> Result<Vec<AccessPolicy>, StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let held: Vec<String> =
@@ -78,6 +80,17 @@ impl PolicyStore for SqliteStore {
             .iter()
             .map(policy_from_row)
             .collect::<Result<Vec<_>, _>>()?;
+        let home: Option<String> = sqlx::query_scalar(
+            "SELECT tenant_id FROM users WHERE id = ?1 UNION ALL SELECT tenant_id FROM api_clients WHERE id = ?1",
+        )
+        .bind(trustee.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let home = home
+            .and_then(|t| TenantId::parse(&t))
+            .ok_or(StoreError::NotFound)?;
+        record(&mut tx, audit, Change::replaced_policies(trustee, home)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -209,7 +222,7 @@ impl PolicyStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use warden_store::{PolicyStore, StoreError};
+    use warden_store::{Audit, PolicyStore, StoreError};
 
     /// A replacement decided on a set that has changed since is refused.
     #[tokio::test]
@@ -219,16 +232,15 @@ mod tests {
         let store = crate::SqliteStore::open(&url).await.unwrap();
         let trustee = uuid::Uuid::new_v4();
         let stale = [warden_domain::PolicyId::new_random()];
-        let result = store.replace_policies(trustee, &stale, &[]).await;
+        let audit = Audit::system(warden_domain::Timestamp::EPOCH);
+        let result = store.replace_policies(trustee, &stale, &[], &audit).await;
         assert!(
             matches!(result, Err(StoreError::VersionMismatch)),
             "{result:?}"
         );
-        assert!(store
-            .replace_policies(trustee, &[], &[])
-            .await
-            .unwrap()
-            .is_empty());
+        // The set matches, but there is no such user or client to hold it.
+        let result = store.replace_policies(trustee, &[], &[], &audit).await;
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     }
 
     /// Each property's query is answered from that property's index, never by scanning.

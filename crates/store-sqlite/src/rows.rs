@@ -181,3 +181,21 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<SigningKeyRecord, StoreErr
         created_at: time(row, "created_at")?,
     })
 }
+
+pub(crate) fn audit_event_from_row(
+    row: &SqliteRow,
+) -> Result<warden_store::AuditEvent, StoreError> {
+    Ok(warden_store::AuditEvent {
+        seq: get(row, "seq")?,
+        at: time(row, "at")?,
+        actor_kind: get(row, "actor_kind")?,
+        actor_id: get(row, "actor_id")?,
+        tenant_id: id(row, "tenant_id", TenantId::parse)?,
+        object_type: get(row, "object_type")?,
+        object_id: get(row, "object_id")?,
+        action: get(row, "action")?,
+        old_version: get(row, "old_version")?,
+        new_version: get(row, "new_version")?,
+        request_id: get(row, "request_id")?,
+    })
+}

@@ -6,10 +6,11 @@
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use warden_domain::tenant::TenantFilter;
-use warden_domain::{Tenant, TenantId, Timestamp, User, UserId};
+use warden_domain::{Tenant, TenantId, User, UserId};
 use warden_store::paths::subtree_upper;
-use warden_store::{StoreError, TenantStore};
+use warden_store::{Audit, Change, ObjectType, StoreError, TenantStore};
 
+use crate::audit::record;
 use crate::rows::{tenant_from_row, tenant_path};
 use crate::{insert_user_on, map_err, SqliteStore};
 
@@ -112,7 +113,7 @@ async fn refresh_has_children(conn: &mut SqliteConnection, id: TenantId) -> Resu
 
 #[async_trait]
 impl TenantStore for SqliteStore {
-    async fn insert_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError> {
+    async fn insert_tenant(&self, tenant: &Tenant, audit: &Audit) -> Result<Tenant, StoreError> {
         let parent_id = tenant
             .parent_id
             .ok_or_else(|| StoreError::Internal("a new tenant needs a parent".to_owned()))?;
@@ -126,6 +127,7 @@ impl TenantStore for SqliteStore {
         let stored = placed_under(tenant, &parent);
         insert_tenant_on(&mut *tx, &stored).await?;
         refresh_has_children(&mut tx, parent.id).await?;
+        record(&mut tx, audit, Change::created_tenant(&stored)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -134,6 +136,7 @@ impl TenantStore for SqliteStore {
         &self,
         user: &User,
         personal: &Tenant,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let parent = fetch_tenant(&mut tx, user.tenant_id)
@@ -142,6 +145,8 @@ impl TenantStore for SqliteStore {
         insert_user_on(&mut *tx, user, None).await?;
         insert_tenant_on(&mut *tx, &placed_under(personal, &parent)).await?;
         refresh_has_children(&mut tx, parent.id).await?;
+        record(&mut tx, audit, Change::created_user(user)).await?;
+        record(&mut tx, audit, Change::created_tenant(personal)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
     }
@@ -223,7 +228,7 @@ impl TenantStore for SqliteStore {
         &self,
         next: &Tenant,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<Tenant, StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let current = fetch_tenant(&mut tx, next.id)
@@ -273,7 +278,7 @@ impl TenantStore for SqliteStore {
         .bind(placed.ancestral_access)
         .bind(&placed.mfa_status)
         .bind(&placed.pricing_mode)
-        .bind(now.micros())
+        .bind(audit.at.micros())
         .bind(placed.id.to_string())
         .bind(expected_version)
         .execute(&mut *tx)
@@ -303,6 +308,8 @@ impl TenantStore for SqliteStore {
         let stored = fetch_tenant(&mut tx, next.id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let action = if moving { "move" } else { "update" };
+        record(&mut tx, audit, Change::updated_tenant(&stored, action)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -311,7 +318,7 @@ impl TenantStore for SqliteStore {
         &self,
         id: TenantId,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let current = fetch_tenant(&mut tx, id)
@@ -320,6 +327,10 @@ impl TenantStore for SqliteStore {
         if current.version != expected_version {
             return Err(StoreError::VersionMismatch);
         }
+        // Recorded while the tenant still exists; its subtree goes with it in this transaction.
+        let change = Change::new(ObjectType::Tenant, id, id, "delete")
+            .versions(Some(expected_version), None);
+        record(&mut tx, audit, change).await?;
         let low = tenant_path(&current);
         let high = subtree_upper(&low);
         sqlx::query(&format!(
@@ -340,7 +351,7 @@ impl TenantStore for SqliteStore {
             "UPDATE users SET personal_tenant_id = NULL, version = version + 1, updated_at = ? \
              WHERE personal_tenant_id IN ({SUBTREE_IDS}) AND tenant_id NOT IN ({SUBTREE_IDS})"
         ))
-        .bind(now.micros())
+        .bind(audit.at.micros())
         .bind(&low)
         .bind(&high)
         .bind(&low)

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use warden_domain::{ApiClient, ClientId, TenantId, Timestamp, UserId};
 
-use crate::StoreError;
+use crate::{Audit, StoreError};
 
 /// The secret material of a client: SHA-256 hashes only, never a secret itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,7 @@ pub trait ClientStore: Send + Sync {
         client: &ApiClient,
         secret_sha256: &str,
         registration_token_sha256: &str,
+        audit: &Audit,
     ) -> Result<(), StoreError>;
 
     /// The client and its secret hashes, or `None` when there is no such client.
@@ -70,6 +71,7 @@ pub trait ClientStore: Send + Sync {
         &self,
         next: &ApiClient,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<ApiClient, StoreError>;
 
     /// Makes `new_sha256` the client's secret if its version is still `expected_version`. The
@@ -81,7 +83,7 @@ pub trait ClientStore: Send + Sync {
         expected_version: i64,
         new_sha256: &str,
         previous_expires_at: Option<Timestamp>,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<ApiClient, StoreError>;
 
     /// Deletes the client, if its version is still `expected_version`, with its refresh tokens.
@@ -89,6 +91,7 @@ pub trait ClientStore: Send + Sync {
         &self,
         id: ClientId,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<(), StoreError>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;

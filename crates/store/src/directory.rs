@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use warden_domain::{Email, Tenant, TenantId, Timestamp, User, UserId};
 
-use crate::StoreError;
+use crate::{Audit, StoreError};
 
 /// What a one-time user token is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub struct UserWrite<'a> {
     pub revoke: Option<UserTokenPurpose>,
     /// A token stored after the revocation.
     pub issue: Option<&'a UserToken>,
-    pub now: Timestamp,
+    pub audit: &'a Audit,
 }
 
 #[async_trait]
@@ -105,14 +105,14 @@ pub trait DirectoryStore: Send + Sync {
     ) -> Result<Option<UserToken>, StoreError>;
 
     /// Consumes an activation token: sets the password hash, activates the user, revokes
-    /// tokens issued before `now` and increments the version. Every activation token of the
+    /// tokens issued before `audit.at` and increments the version. Every activation token of the
     /// user goes. `NotFound` when the token is unknown, expired or already used, or the user
-    /// is already activated.
+    /// is already activated. The time is `audit.at`.
     async fn activate_with_token(
         &self,
         token_hash: &str,
         password_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError>;
 
     /// Consumes an e-mail change token: applies its address and increments the version.
@@ -120,7 +120,7 @@ pub trait DirectoryStore: Send + Sync {
     async fn confirm_email_change(
         &self,
         token_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError>;
 
     /// Deletes tokens that expired before `now`; returns how many went.

@@ -1,12 +1,14 @@
 //! The store: one trait family that every backend implements, with whole-operation methods
 //! (each its own transaction) and one error type. No backend type crosses this line.
 
+pub mod audit;
 mod clients;
 mod directory;
 pub mod paths;
 mod policies;
 mod tenants;
 
+pub use audit::{Actor, Audit, AuditEvent, AuditQuery, AuditStore, Change, ObjectType};
 pub use clients::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRecord};
 pub use directory::{DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
 pub use policies::{PolicyStore, SearchHit, SearchObject};
@@ -84,6 +86,18 @@ pub struct BootstrapPlan {
     pub client_secret_hash: String,
 }
 
+impl BootstrapPlan {
+    /// The audit events of first start, in order.
+    pub fn changes(&self) -> Vec<Change> {
+        vec![
+            Change::created_tenant(&self.root),
+            Change::created_user(&self.admin),
+            Change::replaced_policies(self.admin.id.uuid(), self.admin.tenant_id),
+            Change::created_client(&self.client),
+        ]
+    }
+}
+
 /// A user with the secret material needed to authenticate them.
 #[derive(Clone, Debug)]
 pub struct UserCredentials {
@@ -103,13 +117,14 @@ pub struct LoginFailures {
 #[async_trait]
 /// The whole store: the core operations here, and one trait per resource family.
 pub trait Store:
-    TenantStore + ClientStore + DirectoryStore + PolicyStore + Send + Sync + 'static
+    TenantStore + ClientStore + DirectoryStore + PolicyStore + AuditStore + Send + Sync + 'static
 {
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Creates the root tenant, administrator and first API client unless a root exists.
     /// Returns whether this call created them; concurrent callers create them exactly once.
+    /// Each creation is recorded in the audit trail as the server's own.
     async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool, StoreError>;
 
     async fn root_tenant(&self) -> Result<Option<Tenant>, StoreError>;
@@ -118,7 +133,7 @@ pub trait Store:
     async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
 
     /// Inserts a user; `Conflict("login")` when the login is taken.
-    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError>;
     async fn get_user(&self, id: UserId) -> Result<User, StoreError>;
     async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError>;
     async fn user_credentials_by_login(
@@ -131,21 +146,21 @@ pub trait Store:
     ) -> Result<Option<UserCredentials>, StoreError>;
 
     /// Writes `next` if the stored version is still `expected_version`, setting the version to
-    /// `expected_version + 1` and `updated_at` to `now`. Returns the stored result.
+    /// `expected_version + 1` and `updated_at` to `audit.at`. Returns the stored result.
     async fn update_user_if_version(
         &self,
         next: &User,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError>;
 
-    /// Sets a password hash, activates the user, revokes tokens issued before `now` and
+    /// Sets a password hash, activates the user, revokes tokens issued before `audit.at` and
     /// increments the version. Returns the stored result.
     async fn set_user_password(
         &self,
         id: UserId,
         password_hash: &str,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<User, StoreError>;
 
     /// Replaces a hash with a stronger one of the same password; not a change of the user.
@@ -161,6 +176,7 @@ pub trait Store:
         &self,
         id: UserId,
         expected_version: i64,
+        audit: &Audit,
     ) -> Result<(), StoreError>;
 
     async fn get_client(&self, id: ClientId) -> Result<ApiClient, StoreError>;

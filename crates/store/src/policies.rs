@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use warden_domain::{AccessPolicy, PolicyId, Tenant, TenantId, TenantKind};
 
-use crate::StoreError;
+use crate::{Audit, StoreError};
 
 /// What a search hit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,12 +33,14 @@ pub struct SearchHit {
 pub trait PolicyStore: Send + Sync {
     /// Replaces every policy of `trustee` with `policies` in one transaction and returns the
     /// stored set — if the trustee still holds exactly the policies `expected` (by id), else
-    /// `VersionMismatch`: the caller decided on a set that has changed since.
+    /// `VersionMismatch`: the caller decided on a set that has changed since. `NotFound` when
+    /// no user or API client has the id `trustee`.
     async fn replace_policies(
         &self,
         trustee: uuid::Uuid,
         expected: &[PolicyId],
         policies: &[AccessPolicy],
+        audit: &Audit,
     ) -> Result<Vec<AccessPolicy>, StoreError>;
 
     /// Users and tenants inside `root`'s subtree whose login, e-mail, first or last name, or

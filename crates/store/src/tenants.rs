@@ -5,9 +5,9 @@
 
 use async_trait::async_trait;
 use warden_domain::tenant::TenantFilter;
-use warden_domain::{Tenant, TenantId, Timestamp, User, UserId};
+use warden_domain::{Tenant, TenantId, User, UserId};
 
-use crate::StoreError;
+use crate::{Audit, StoreError};
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
@@ -15,7 +15,7 @@ pub trait TenantStore: Send + Sync {
     /// (`tenant.ancestors` is not trusted) and the parent gains `has_children`.
     /// `NotFound` when the parent is gone, `Conflict("parent_disabled")` when it is disabled,
     /// `Conflict("tenant_name")` when a sibling has the same name. Returns the stored tenant.
-    async fn insert_tenant(&self, tenant: &Tenant) -> Result<Tenant, StoreError>;
+    async fn insert_tenant(&self, tenant: &Tenant, audit: &Audit) -> Result<Tenant, StoreError>;
 
     /// Inserts a user and its personal tenant (a child of the user's tenant, owned by the user)
     /// in one transaction. `Conflict("login")` when the login is taken, `NotFound` when the
@@ -24,6 +24,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         user: &User,
         personal: &Tenant,
+        audit: &Audit,
     ) -> Result<(), StoreError>;
 
     /// One page of the tenants `filter` selects, ordered by depth (the root first) and then
@@ -40,7 +41,7 @@ pub trait TenantStore: Send + Sync {
     async fn child_tenants(&self, parent: TenantId) -> Result<Vec<Tenant>, StoreError>;
 
     /// Writes `next` if the stored version is still `expected_version`, setting the version to
-    /// `expected_version + 1` and `updated_at` to `now`; returns the stored result.
+    /// `expected_version + 1` and `updated_at` to `audit.at`; returns the stored result.
     ///
     /// When `next.parent_id` differs from the stored one the tenant moves: the new parent is
     /// re-read in the same transaction (`NotFound` when gone, `Conflict("tenant_cycle")` when
@@ -51,7 +52,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         next: &Tenant,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<Tenant, StoreError>;
 
     /// Deletes the tenant if its version is still `expected_version`, with its whole subtree
@@ -62,7 +63,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         id: TenantId,
         expected_version: i64,
-        now: Timestamp,
+        audit: &Audit,
     ) -> Result<(), StoreError>;
 
     /// The ids of the users of a tenant (with `subtree`, of it and every tenant below it),

@@ -1,6 +1,7 @@
 //! Crash safety: the real binary is killed with SIGKILL under a write load, again and again,
-//! and every write it acknowledged must be there after a restart, in a database that passes
-//! its integrity check. Runs on SQLite, and on PostgreSQL in the PostgreSQL pass.
+//! and every write it acknowledged must be there after a restart, with exactly its audit
+//! events, in a database that passes its integrity check. Runs on SQLite, and on PostgreSQL
+//! in the PostgreSQL pass.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -239,7 +240,29 @@ async fn every_acknowledged_write_survives_repeated_sigkill() {
             .json()
             .await
             .unwrap();
-        assert!(user["version"].as_i64().unwrap() >= version, "{id}: {user}");
+        let stored = user["version"].as_i64().unwrap();
+        assert!(stored >= version, "{id}: {user}");
+        // Each change and its audit event commit together: the user's trail holds exactly
+        // one event per version it went through, no more and no fewer.
+        let trail: Value = http
+            .get(format!(
+                "{}/api/2/audit_events?object_id={id}&limit=1000",
+                node.url
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let versions: Vec<i64> = trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["new_version"].as_i64().unwrap())
+            .collect();
+        assert_eq!(versions, (1..=stored).collect::<Vec<_>>(), "{id}");
     }
     kill(node);
     if database_url.is_none() {
