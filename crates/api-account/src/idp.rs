@@ -240,7 +240,7 @@ async fn read_form<T: DeserializeOwned>(
     let parsed = if is_form {
         serde_urlencoded::from_bytes(&bytes).ok()
     } else {
-        serde_json::from_slice(&bytes).ok()
+        warden_http::parse_json(&bytes).ok()
     };
     let form = parsed.ok_or_else(|| IdpError::invalid_request("The body is malformed."))?;
     Ok((parts.headers, form))

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use warden_core::keystone::{NameOrId, ScopeRequest, ScopeView, TokenView, UserRef};
 use warden_core::{Credential, Warden};
-use warden_domain::{AuthFailure, DomainError, FieldErrorKind, Tenant};
+use warden_domain::{AuthFailure, DomainError, FieldErrorKind, Password, Tenant};
 
 use crate::error::KeystoneError;
 
@@ -57,7 +57,22 @@ fn bad(field: &str) -> DomainError {
     DomainError::invalid(field, FieldErrorKind::Invalid)
 }
 
+/// The longest name or id an auth request may carry, Keystone's column width. Threat: a
+/// megabyte "name" would still be looked up in the store; it is refused before that.
+const MAX_NAME_CHARS: usize = 255;
+
+fn bounded(value: &Option<String>, field: &str) -> Result<(), DomainError> {
+    match value {
+        Some(text) if text.chars().count() > MAX_NAME_CHARS => {
+            Err(DomainError::invalid(field, FieldErrorKind::TooLong))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn name_or_id(reference: &Reference, field: &str) -> Result<NameOrId, DomainError> {
+    bounded(&reference.id, &format!("{field}.id"))?;
+    bounded(&reference.name, &format!("{field}.name"))?;
     match (&reference.id, &reference.name) {
         (Some(id), _) => Ok(NameOrId::Id(id.clone())),
         (None, Some(name)) => Ok(NameOrId::Name(name.clone())),
@@ -97,6 +112,16 @@ fn scope_request(scope: Option<&Value>) -> Result<ScopeRequest, DomainError> {
 }
 
 fn user_ref(user: &PasswordUser) -> Result<UserRef, DomainError> {
+    bounded(&user.id, "auth.identity.password.user.id")?;
+    bounded(&user.name, "auth.identity.password.user.name")?;
+    // Longer passwords are never stored, so they cannot match; refusing them early also
+    // keeps them away from the hasher.
+    if user.password.len() > Password::MAX_BYTES {
+        return Err(DomainError::invalid(
+            "auth.identity.password.user.password",
+            FieldErrorKind::TooLong,
+        ));
+    }
     match (&user.id, &user.name, &user.domain) {
         (Some(id), _, _) => Ok(UserRef::Id(id.clone())),
         (None, Some(name), Some(domain)) => Ok(UserRef::Name {

@@ -2,29 +2,13 @@
 //! mailed link) and in which request, attached to every store write; and the administrators'
 //! paged read of the trail.
 
-use std::future::Future;
-
 use warden_domain::{DomainError, FieldErrorKind, Resource, TenantId};
 use warden_store::{Actor, Audit, AuditEvent, AuditQuery};
 
 use crate::auth::Principal;
+use crate::request::current_request_id;
 use crate::tokens::Subject;
 use crate::{store_error_for, Warden};
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// Runs `work` as part of the request `request_id`: errors and audit events it produces carry
-/// that id.
-pub async fn in_request<F: Future>(request_id: String, work: F) -> F::Output {
-    REQUEST_ID.scope(request_id, work).await
-}
-
-/// The id of the request being served; empty outside a request.
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
 
 impl Principal {
     pub fn actor(&self) -> Actor {

@@ -208,10 +208,27 @@ impl Warden {
         password: &Password,
     ) -> Result<User, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
+        // A throttled source learns nothing about the account and costs no hash.
+        if self.source_locked() {
+            return Err(invalid);
+        }
         let stored = creds.as_ref().and_then(|c| c.password_hash.as_deref());
-        // The hash is verified even for a locked account, so a lock costs the same time.
-        let verdict = self.hasher.verify(password, stored).await?;
+        // An attempt on an existing account counts as a failure while its hash is verified, so
+        // a wrong password takes the time of the hash alone, as an unknown user does; a right
+        // password forgets the failures again below. An attempt refused for overload counts
+        // nothing. The hash is verified even for a locked account, so a lock costs the same
+        // time too.
+        let count_failure = async {
+            if let Some(c) = &creds {
+                self.note_login_failure(c.user.id, &c.failures).await;
+            }
+        };
+        let verdict = self
+            .hasher
+            .verify_alongside(password, stored, count_failure)
+            .await?;
         let Some(creds) = creds else {
+            self.note_source_failure();
             return Err(invalid);
         };
         let locked = self
@@ -220,17 +237,22 @@ impl Warden {
             .locked_until(&creds.failures, self.clock.now())
             .is_some();
         let Verification::Match { needs_rehash } = verdict else {
-            self.note_login_failure(creds.user.id, &creds.failures)
-                .await;
+            self.note_source_failure();
             return Err(invalid);
         };
-        if locked || !creds.user.enabled {
+        if locked {
+            // The right password does not end the wait, but it is not held against the
+            // account either.
+            if let Err(e) = self.store.forgive_login_failure(creds.user.id).await {
+                tracing::warn!(error = %e, "taking back a counted failure failed");
+            }
             return Err(invalid);
         }
-        if creds.failures.count > 0 {
-            if let Err(e) = self.store.clear_login_failures(creds.user.id).await {
-                tracing::warn!(error = %e, "clearing failed logins failed");
-            }
+        if !creds.user.enabled {
+            return Err(invalid);
+        }
+        if let Err(e) = self.store.clear_login_failures(creds.user.id).await {
+            tracing::warn!(error = %e, "clearing failed logins failed");
         }
         if needs_rehash {
             if let (Ok(new_hash), Some(old)) = (

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod metrics;
 pub mod password;
 pub mod policies;
+pub mod request;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;
@@ -49,6 +50,12 @@ pub struct CoreSettings {
     pub hash_queue: usize,
     pub token_cache_entries: usize,
     pub lockout: lockout::LockoutPolicy,
+    /// Throttling of password attempts per client address, on each node.
+    pub source_lockout: lockout::LockoutPolicy,
+    /// How many client addresses each node remembers failures of.
+    pub source_capacity: usize,
+    /// Proxies whose `X-Forwarded-For` names the client; from anyone else it is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long a mailed activation link works.
     pub activation_ttl_seconds: i64,
     /// How long a mailed e-mail change confirmation link works.
@@ -76,6 +83,9 @@ impl CoreSettings {
             hash_queue: cores * 32,
             token_cache_entries: 100_000,
             lockout: lockout::LockoutPolicy::default(),
+            source_lockout: lockout::LockoutPolicy::per_source(),
+            source_capacity: 100_000,
+            trusted_proxies: Vec::new(),
             activation_ttl_seconds: 72 * 3600,
             email_change_ttl_seconds: 24 * 3600,
         }
@@ -92,6 +102,7 @@ pub struct Warden {
     pub(crate) settings: CoreSettings,
     pub metrics: Arc<Metrics>,
     pub(crate) mailer: Arc<dyn MailSender>,
+    pub(crate) sources: lockout::SourceThrottle,
 }
 
 impl Warden {
@@ -119,6 +130,10 @@ impl Warden {
             settings.token_cache_entries,
         );
         Ok(Self {
+            sources: lockout::SourceThrottle::new(
+                settings.source_lockout,
+                settings.source_capacity,
+            ),
             store,
             clock,
             hasher,
@@ -168,6 +183,16 @@ impl Warden {
         Ok(revocations
             + self.purge_expired_user_tokens().await?
             + self.purge_expired_refresh_tokens().await?)
+    }
+
+    /// The client address of a request from `peer` carrying `forwarded_for`
+    /// (`X-Forwarded-For`), which counts only when `peer` is a trusted proxy.
+    pub fn client_address(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        forwarded_for: Option<&str>,
+    ) -> Option<std::net::IpAddr> {
+        request::client_address(peer, forwarded_for, &self.settings.trusted_proxies)
     }
 
     /// Whether the store answers; used by `/healthz`.

@@ -1,12 +1,23 @@
-//! Throttling of password guessing per account. Failures are counted in the store (so every
-//! node sees them) within a one-hour window. After a few free failures each further one makes
+//! Throttling of password guessing, per account and per source address.
+//!
+//! Per account, failures are counted in the store (so every node sees them) within a one-hour
+//! window. After a few free failures each further one makes
 //! the account wait exponentially longer before the next attempt, up to a cap; at the hourly
 //! maximum it waits until the window ends. While an account waits, every password attempt —
 //! even the right password — is answered exactly like a wrong one, so the lock reveals nothing.
 //!
+//! Per source, each node counts the failures of every client address (an IPv6 address by its
+//! /64, which one subscriber usually holds whole) in memory, whichever account they named —
+//! unknown ones included — so one client spraying passwords over many accounts is slowed too.
+//! A throttled source is answered like a wrong password at once, without spending a hash.
+//!
 //! Threat note: the lock is always temporary (at most until the window ends), so an attacker
 //! cannot lock a user out for good; they can only slow password logins of that account. Tokens
 //! already issued keep working, and an administrator can unlock at once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
 
 use warden_domain::{DomainError, Resource, Timestamp, UserId};
 use warden_store::LoginFailures;
@@ -37,6 +48,37 @@ impl Default for LockoutPolicy {
 }
 
 impl LockoutPolicy {
+    /// The default per source address: generous enough for an office behind one address, and
+    /// still a wall for a guesser — 30 free failures an hour, waits doubling up to 15 minutes,
+    /// and at 1000 failures a wait until the hour ends.
+    pub fn per_source() -> Self {
+        Self {
+            window_seconds: 3600,
+            free_failures: 30,
+            max_failures: 1000,
+            max_delay_seconds: 900,
+        }
+    }
+
+    /// `failures` with one more at `now`, opening a new window when the current one has passed.
+    pub fn count_failure(&self, failures: &LoginFailures, now: Timestamp) -> LoginFailures {
+        let in_window =
+            failures.count > 0 && failures.window_start.plus_seconds(self.window_seconds) > now;
+        if in_window {
+            LoginFailures {
+                count: failures.count + 1,
+                window_start: failures.window_start,
+                last: now,
+            }
+        } else {
+            LoginFailures {
+                count: 1,
+                window_start: now,
+                last: now,
+            }
+        }
+    }
+
     /// Until when the account refuses password attempts, or `None` if it takes them now.
     pub fn locked_until(&self, failures: &LoginFailures, now: Timestamp) -> Option<Timestamp> {
         let window_end = failures.window_start.plus_seconds(self.window_seconds);
@@ -56,7 +98,107 @@ impl LockoutPolicy {
     }
 }
 
+/// Failed password attempts per source address, on this node, for at most `capacity` sources.
+pub struct SourceThrottle {
+    policy: LockoutPolicy,
+    capacity: usize,
+    sources: Mutex<HashMap<IpAddr, LoginFailures>>,
+}
+
+impl SourceThrottle {
+    pub fn new(policy: LockoutPolicy, capacity: usize) -> Self {
+        Self {
+            policy,
+            capacity: capacity.max(1),
+            sources: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key of an address: IPv4 as is, IPv6 by its /64.
+    fn key(source: IpAddr) -> IpAddr {
+        match source {
+            IpAddr::V4(v4) => IpAddr::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                    IpAddr::V6(bits.into())
+                }
+            },
+        }
+    }
+
+    /// Until when `source` is refused password attempts, if it is.
+    pub fn locked_until(&self, source: IpAddr, now: Timestamp) -> Option<Timestamp> {
+        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = sources.get(&Self::key(source))?;
+        self.policy.locked_until(failures, now)
+    }
+
+    /// Counts a failure of `source`; returns its count in the current window.
+    pub fn record_failure(&self, source: IpAddr, now: Timestamp) -> i64 {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Self::key(source);
+        if !sources.contains_key(&key) && sources.len() >= self.capacity {
+            // Full: forget the sources whose window has passed; if that frees nothing, the
+            // oldest windows go, so the map never grows past its bound.
+            let window = self.policy.window_seconds;
+            sources.retain(|_, f| f.window_start.plus_seconds(window) > now);
+            while sources.len() >= self.capacity {
+                let Some(oldest) = sources
+                    .iter()
+                    .min_by_key(|(_, f)| f.window_start)
+                    .map(|(k, _)| *k)
+                else {
+                    break;
+                };
+                sources.remove(&oldest);
+            }
+        }
+        let next = self
+            .policy
+            .count_failure(&sources.get(&key).copied().unwrap_or_default(), now);
+        sources.insert(key, next);
+        next.count
+    }
+
+    /// Forgets every source's failures (an administrator's unlock of all sources).
+    pub fn clear(&self) {
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
 impl Warden {
+    /// Whether the source of the request being served may not try a password now.
+    pub(crate) fn source_locked(&self) -> bool {
+        crate::request::current_source().is_some_and(|source| {
+            self.sources
+                .locked_until(source, self.clock.now())
+                .is_some()
+        })
+    }
+
+    /// Counts a failed password attempt against the source of the request being served.
+    pub(crate) fn note_source_failure(&self) {
+        let Some(source) = crate::request::current_source() else {
+            return;
+        };
+        let count = self.sources.record_failure(source, self.clock.now());
+        let policy = self.settings.source_lockout;
+        if count == policy.free_failures || count == policy.max_failures {
+            tracing::warn!(
+                target: "audit",
+                action = "source_throttled",
+                source = %source,
+                failures = count,
+                "password attempts from this address are now throttled"
+            );
+        }
+    }
+
     /// Records a failed attempt; a failure to record is logged, never turned into another answer.
     pub(crate) async fn note_login_failure(&self, id: UserId, before: &LoginFailures) {
         let now = self.clock.now();
@@ -143,5 +285,26 @@ mod tests {
         // Never longer than the window: the account is free again when it ends.
         assert_eq!(policy.locked_until(&failures(100, 1010), at(4600)), None);
         assert_eq!(policy.locked_until(&failures(1000, 4599), at(4600)), None);
+    }
+
+    #[test]
+    fn the_source_table_stays_within_its_bound_and_keeps_the_newest() {
+        let throttle = SourceThrottle::new(LockoutPolicy::per_source(), 100);
+        for i in 0..10_000u32 {
+            let source = IpAddr::from(i.to_be_bytes());
+            throttle.record_failure(source, at(i64::from(i)));
+        }
+        let len = throttle.sources.lock().unwrap().len();
+        assert!(len <= 100, "{len}");
+        let newest = IpAddr::from(9_999u32.to_be_bytes());
+        assert_eq!(throttle.record_failure(newest, at(10_000)), 2);
+    }
+
+    #[test]
+    fn ipv6_sources_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let key = |s: &str| SourceThrottle::key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
     }
 }

@@ -2,6 +2,7 @@
 //! semaphore sized to the cores, with a bounded queue so a login storm gets fast refusals
 //! instead of unbounded memory and latency.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,17 +81,27 @@ impl PasswordHasher {
         self.params
     }
 
-    /// Runs `work` on the blocking pool once a hashing slot is free; refuses at once with
-    /// `Overloaded` when too many hashes are already waiting.
+    /// Runs `work` on the blocking pool once a hashing slot is free, and `alongside` meanwhile;
+    /// refuses at once with `Overloaded`, running neither, when too many hashes are already
+    /// waiting.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(Argon2<'static>) -> T + Send + 'static,
+        alongside: impl Future<Output = ()>,
     ) -> Result<T, DomainError> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             self.metrics.password_hash_rejected.inc();
             return Err(DomainError::Overloaded);
         }
+        let (result, ()) = tokio::join!(self.run_admitted(work), alongside);
+        result
+    }
+
+    async fn run_admitted<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, DomainError> {
         self.metrics.password_hash_waiting.inc();
         let permit = self.slots.clone().acquire_owned().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -114,7 +125,8 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &Password) -> Result<String, DomainError> {
         let plain = password.expose().to_owned();
-        self.run(move |argon| hash_with(&argon, &plain)).await?
+        self.run(move |argon| hash_with(&argon, &plain), async {})
+            .await?
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no
@@ -124,18 +136,32 @@ impl PasswordHasher {
         password: &Password,
         stored: Option<&str>,
     ) -> Result<Verification, DomainError> {
+        self.verify_alongside(password, stored, async {}).await
+    }
+
+    /// `verify`, running `alongside` while the hash is computed — if the verification is
+    /// admitted at all: a refused one (`Overloaded`) runs nothing.
+    pub async fn verify_alongside(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+        alongside: impl Future<Output = ()>,
+    ) -> Result<Verification, DomainError> {
         let exists = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
         let plain = password.expose().to_owned();
         let params = self.params;
         let matched = self
-            .run(move |argon| match PasswordHash::new(&phc) {
-                Ok(parsed) => {
-                    let ok = argon.verify_password(plain.as_bytes(), &parsed).is_ok();
-                    Some((ok, weaker_than(&parsed, params)))
-                }
-                Err(_) => None,
-            })
+            .run(
+                move |argon| match PasswordHash::new(&phc) {
+                    Ok(parsed) => {
+                        let ok = argon.verify_password(plain.as_bytes(), &parsed).is_ok();
+                        Some((ok, weaker_than(&parsed, params)))
+                    }
+                    Err(_) => None,
+                },
+                alongside,
+            )
             .await?;
         Ok(match matched {
             Some((true, weaker)) if exists => Verification::Match {

@@ -109,6 +109,16 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// The 20,000 passwords most often seen in breaches (one per line), refused as new passwords
+/// whatever their case.
+static COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+fn is_common_password(raw: &str) -> bool {
+    static SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| COMMON_PASSWORDS.lines().map(str::trim).collect());
+    SET.contains(raw.to_lowercase().trim())
+}
+
 /// A plaintext password on its way to the hasher. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -131,7 +141,7 @@ impl Password {
         if raw.len() > Self::MAX_BYTES || raw.chars().any(|c| c == '\0') {
             return Err(FieldError::new(field, FieldErrorKind::InvalidPassword));
         }
-        if raw.chars().count() < policy.min_chars {
+        if raw.chars().count() < policy.min_chars || is_common_password(raw) {
             return Err(FieldError::new(field, FieldErrorKind::WeakPassword));
         }
         Ok(Self(raw.to_owned()))
@@ -226,10 +236,44 @@ mod tests {
             Ok(200)
         );
         assert!(Password::new_checked("password", &"x".repeat(2000), &policy).is_err());
+        // 64 characters and more are fine, case and all.
+        let passphrase = "Correct Horse Battery Staple, and then some more words to reach 64+";
+        assert_eq!(
+            Password::new_checked("password", passphrase, &policy).map(|p| p.expose().to_owned()),
+            Ok(passphrase.to_owned())
+        );
+        assert!(Password::new_checked("password", "SHORT-but-8", &policy).is_ok());
+        assert_eq!(
+            format!("{:?}", Password::new_checked("password", "short", &policy)),
+            format!(
+                "{:?}",
+                Err::<Password, _>(FieldError::new("password", FieldErrorKind::WeakPassword))
+            )
+        );
         assert_eq!(
             format!("{:?}", Password::for_login("secret")),
             "Some(Password(<redacted>))"
         );
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        let policy = PasswordPolicy::default();
+        for common in [
+            "password",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou1",
+            "12345678",
+        ] {
+            assert_eq!(
+                Password::new_checked("password", common, &policy).map(|_| ()),
+                Err(FieldError::new("password", FieldErrorKind::WeakPassword)),
+                "{common}"
+            );
+        }
+        assert!(COMMON_PASSWORDS.lines().count() >= 20_000);
+        assert!(Password::new_checked("password", "uncommon-Phrase-42", &policy).is_ok());
     }
 
     #[test]

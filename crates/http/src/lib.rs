@@ -68,10 +68,19 @@ pub async fn read_body(
     Ok((parts, bytes))
 }
 
+/// The deepest nesting of arrays and objects a JSON body may have. No request of any face
+/// needs more than a handful of levels.
+pub const MAX_JSON_DEPTH: usize = 64;
+
 /// Parses JSON, describing the first problem by its path, never by the value sent.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyRejection::Empty);
+    }
+    if json_depth_exceeds(bytes, MAX_JSON_DEPTH) {
+        return Err(BodyRejection::Malformed(format!(
+            "JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de)
@@ -79,6 +88,39 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection>
     de.end()
         .map_err(|e| BodyRejection::Malformed(describe_syntax(&e)))?;
     Ok(value)
+}
+
+/// Whether `bytes` opens more than `max` arrays or objects inside one another, brackets in
+/// strings not counted. One pass and no allocation, before any parsing: threat, a body of
+/// nothing but brackets costing the parser a deep recursion (serde_json's own limit is 128).
+pub fn json_depth_exceeds(bytes: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn describe(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -192,19 +234,32 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// Middleware: makes the request id available to error bodies and audit events produced
-/// anywhere in the request.
-pub async fn scope_request_id(
+/// Middleware: makes the request id and the client's address (the peer, or whom a trusted
+/// proxy forwarded for) available to everything the request runs: error bodies, audit events,
+/// per-source throttling.
+pub async fn scope_request(
+    axum::extract::State(warden): axum::extract::State<std::sync::Arc<warden_core::Warden>>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let id = request_id(request.headers());
-    warden_core::audit::in_request(id, next.run(request)).await
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded_for = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let context = warden_core::request::RequestContext {
+        id: request_id(request.headers()),
+        source: warden.client_address(peer, forwarded_for),
+    };
+    warden_core::request::in_request(context, next.run(request)).await
 }
 
 /// The id of the request being served, for error bodies; empty outside a request.
 pub fn current_request_id() -> String {
-    warden_core::audit::current_request_id()
+    warden_core::request::current_request_id()
 }
 
 #[cfg(test)]
@@ -270,6 +325,18 @@ mod tests {
         assert!(!text.contains("secret-looking"), "{text}");
         assert!(text.contains("version"), "{text}");
         assert!(matches!(parse_json::<T>(b"  "), Err(BodyRejection::Empty)));
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(
+            parse_json::<serde_json::Value>(deep.as_bytes()),
+            Err(BodyRejection::Malformed(
+                "JSON nested deeper than 64 levels".into()
+            ))
+        );
+        let allowed = format!("{}{}", "[".repeat(64), "]".repeat(64));
+        assert!(parse_json::<serde_json::Value>(allowed.as_bytes()).is_ok());
+        // Brackets inside strings, escaped quotes included, do not count.
+        let in_string = format!(r#"{{"a": "\"{}"}}"#, "[".repeat(100));
+        assert!(parse_json::<serde_json::Value>(in_string.as_bytes()).is_ok());
         assert!(matches!(
             parse_json::<T>(b"{} trailing"),
             Err(BodyRejection::Malformed(_))

@@ -651,6 +651,17 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET login_failures = login_failures - 1 WHERE id = $1 AND login_failures > 0",
+        )
+        .bind(id.uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
             .bind(now.micros())

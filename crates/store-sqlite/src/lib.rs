@@ -565,6 +565,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET login_failures = login_failures - 1 WHERE id = ? AND login_failures > 0",
+        )
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
             .bind(now.micros())

@@ -215,4 +215,8 @@ pub trait Store:
 
     /// Forgets the failed attempts of an account (a successful login, or an unlock).
     async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError>;
+
+    /// Takes back one counted failure: the attempt turned out to carry the right password
+    /// while the account was waiting.
+    async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError>;
 }

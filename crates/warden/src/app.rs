@@ -1,21 +1,26 @@
 //! Assembles the application: store, services, the three faces, and the HTTP stack around
-//! them (request ids, access log, metrics, body limit), bound to a listener.
+//! them (request ids, access log, metrics, body limit), bound to a listener and served with
+//! explicit connection limits (head size, head timeout, connection count).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::Layer;
+use tokio::sync::Semaphore;
+use tower::{Layer, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use warden_core::bootstrap::{BootstrapRequest, Generated};
@@ -34,6 +39,40 @@ pub struct Application {
     router: Router,
     warden: Arc<Warden>,
     generated: Option<Generated>,
+    limits: ConnectionLimits,
+}
+
+/// What one client connection may cost the server. Threat: a client that opens connections
+/// and sends nothing, or a head a byte at a time, or an endless head, would otherwise hold a
+/// task, a socket and a buffer for as long as it likes.
+#[derive(Clone, Copy, Debug)]
+struct ConnectionLimits {
+    max_header_bytes: usize,
+    request_header_timeout: Duration,
+    max_connections: usize,
+}
+
+/// The largest head limit accepted: below hyper's own read buffer ceiling (about 400 KiB), so
+/// the configured limit is the one that answers 431.
+const MAX_HEADER_BYTES_CEILING: usize = 256 * 1024;
+
+impl ConnectionLimits {
+    fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        if !(1024..=MAX_HEADER_BYTES_CEILING).contains(&settings.max_header_bytes) {
+            anyhow::bail!("max_header_bytes must be between 1024 and {MAX_HEADER_BYTES_CEILING}");
+        }
+        if settings.request_header_timeout_seconds < 1 {
+            anyhow::bail!("request_header_timeout_seconds must be at least 1");
+        }
+        if settings.max_connections < 1 {
+            anyhow::bail!("max_connections must be at least 1");
+        }
+        Ok(Self {
+            max_header_bytes: settings.max_header_bytes,
+            request_header_timeout: Duration::from_secs(settings.request_header_timeout_seconds),
+            max_connections: settings.max_connections,
+        })
+    }
 }
 
 /// Opens the store named by the settings' database URL: `sqlite:` for the embedded store,
@@ -121,11 +160,45 @@ fn core_settings(settings: &Settings, public_url: String) -> anyhow::Result<Core
     }
     core.hash_params.memory_kib = settings.password_hash_memory_kib;
     core.hash_params.iterations = settings.password_hash_iterations;
+    if let Some(concurrency) = settings.password_hash_concurrency {
+        if concurrency < 1 {
+            anyhow::bail!("password_hash_concurrency must be at least 1");
+        }
+        core.hash_concurrency = concurrency;
+    }
+    if let Some(queue) = settings.password_hash_queue {
+        if queue < 1 {
+            anyhow::bail!("password_hash_queue must be at least 1");
+        }
+        core.hash_queue = queue;
+    }
     if settings.activation_token_ttl_seconds < 1 || settings.email_change_token_ttl_seconds < 1 {
         anyhow::bail!(
             "activation_token_ttl_seconds and email_change_token_ttl_seconds must be positive"
         );
     }
+    core.trusted_proxies = settings
+        .trusted_proxies
+        .iter()
+        .map(|raw| {
+            raw.parse::<ipnet::IpNet>()
+                .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| {
+                    format!("trusted_proxies: {raw:?} is not an address or CIDR block")
+                })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let (free, max) = (
+        settings.login_source_free_failures,
+        settings.login_source_max_failures,
+    );
+    if free < 1 || max < free {
+        anyhow::bail!(
+            "login_source_free_failures must be at least 1 and login_source_max_failures at least as many"
+        );
+    }
+    core.source_lockout.free_failures = free;
+    core.source_lockout.max_failures = max;
     core.activation_ttl_seconds = settings.activation_token_ttl_seconds;
     core.email_change_ttl_seconds = settings.email_change_token_ttl_seconds;
     if let Some(base) = &settings.mail_link_base_url {
@@ -172,6 +245,7 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        let limits = ConnectionLimits::from_settings(&settings)?;
         let mailer = mailer(&settings)?;
         let store = open_store(&settings).await?;
         let kek = load_kek(&settings)?;
@@ -218,6 +292,7 @@ impl Application {
             router,
             warden,
             generated,
+            limits,
         })
     }
 
@@ -235,30 +310,100 @@ impl Application {
         self.warden.clone()
     }
 
+    /// The routes with their middleware, to drive requests in-process without a socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     /// What first start generated (credentials to show once); `None` on later starts.
     pub fn generated(&self) -> Option<&Generated> {
         self.generated.as_ref()
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
-    /// Serves until `shutdown` completes, then drains in-flight requests. Background upkeep
-    /// (key reload, clean-up) runs for as long as the server does.
+    /// Serves until `shutdown` completes, then stops accepting and drains in-flight requests.
+    /// Background upkeep (key reload, clean-up) runs for as long as the server does.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let upkeep = tokio::spawn(upkeep(self.warden.clone()));
-        // Trailing slashes are trimmed before routing: `/v3/` and `/v3` are one resource.
-        let service = NormalizePathLayer::trim_trailing_slash().layer(self.router);
-        let served = axum::serve(
-            self.listener,
-            axum::ServiceExt::<Request>::into_make_service(service),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = serve_connections(self.listener, self.router, self.limits, shutdown).await;
         upkeep.abort();
         served
     }
+}
+
+/// The accept loop. HTTP/1.1 with hyper, configured explicitly: a request head larger than
+/// `max_header_bytes` or with more than 100 headers is answered 431 and the connection
+/// closed; a head not complete within `request_header_timeout` closes the connection; at most
+/// `max_connections` are served at once, and the next is accepted only when one closes, so a
+/// burst waits in the kernel's accept queue instead of in the server's memory.
+async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Trailing slashes are trimmed before routing: `/v3/` and `/v3` are one resource.
+    let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.request_header_timeout)
+        .max_header_size(limits.max_header_bytes);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait before trying again rather
+                    // than spinning.
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        () = &mut shutdown => break,
+                    }
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = service.clone().map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request
+            },
+        );
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, peer = %remote, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
 }
 
 pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
@@ -271,7 +416,10 @@ pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
         .nest("/v3", warden_api_keystone::router())
         .nest("/v3.0", warden_api_iam::router())
         .fallback(warden_api_keystone::fallback)
-        .layer(middleware::from_fn(warden_http::scope_request_id))
+        .layer(middleware::from_fn_with_state(
+            warden.clone(),
+            warden_http::scope_request,
+        ))
         .layer(middleware::from_fn_with_state(warden.clone(), access_log))
         .layer(Extension(warden_http::BodyLimit(max_body_bytes)))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -378,5 +526,41 @@ async fn upkeep(warden: Arc<Warden>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_limits_outside_their_ranges_are_refused_at_start() {
+        let valid = Settings::default();
+        assert!(ConnectionLimits::from_settings(&valid).is_ok());
+        for broken in [
+            Settings {
+                max_header_bytes: 512,
+                ..Settings::default()
+            },
+            Settings {
+                max_header_bytes: 1024 * 1024,
+                ..Settings::default()
+            },
+            Settings {
+                request_header_timeout_seconds: 0,
+                ..Settings::default()
+            },
+            Settings {
+                max_connections: 0,
+                ..Settings::default()
+            },
+        ] {
+            assert!(ConnectionLimits::from_settings(&broken).is_err());
+        }
+        let no_queue = Settings {
+            password_hash_queue: Some(0),
+            ..Settings::default()
+        };
+        assert!(core_settings(&no_queue, "http://x".into()).is_err());
     }
 }

@@ -46,6 +46,21 @@ pub struct Settings {
     pub log_level: String,
     /// Largest accepted request body, in bytes (413 above it).
     pub max_body_bytes: usize,
+    /// Largest accepted request head (request line and headers), in bytes: 431 above it, and
+    /// the connection is closed. At least 8192.
+    pub max_header_bytes: usize,
+    /// Seconds a client has to send a complete request head, counted from when the server
+    /// starts reading one (a new connection, or an idle keep-alive connection); then the
+    /// connection is closed, so slow or idle clients cannot hold connections open.
+    pub request_header_timeout_seconds: u64,
+    /// Connections served at once; further clients wait in the kernel's accept queue until
+    /// one closes.
+    pub max_connections: usize,
+    /// Password hashes computed at once; defaults to the number of cores.
+    pub password_hash_concurrency: Option<usize>,
+    /// Password hashes allowed to wait for a slot; beyond it, requests that need one are
+    /// refused at once with 429 and `Retry-After`. Defaults to 32 per core.
+    pub password_hash_queue: Option<usize>,
     /// 32-byte key-encryption key, hex or base64. Generated into the data directory if unset.
     #[serde(deserialize_with = "secret")]
     pub kek: Option<SecretString>,
@@ -89,6 +104,15 @@ pub struct Settings {
     pub activation_token_ttl_seconds: i64,
     /// How long a mailed e-mail change confirmation link works.
     pub email_change_token_ttl_seconds: i64,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client: a list in
+    /// TOML, comma-separated in the environment. From any other peer the header is ignored.
+    #[serde(deserialize_with = "address_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Failed password attempts per client address and hour before it waits between attempts.
+    pub login_source_free_failures: i64,
+    /// Failed password attempts per client address and hour after which it waits for the hour
+    /// to end.
+    pub login_source_max_failures: i64,
 }
 
 impl Default for Settings {
@@ -102,6 +126,11 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            request_header_timeout_seconds: 10,
+            max_connections: 4096,
+            password_hash_concurrency: None,
+            password_hash_queue: None,
             kek: None,
             kek_file: None,
             signing_alg: "RS256".to_owned(),
@@ -130,8 +159,30 @@ impl Default for Settings {
             smtp_timeout_seconds: 30,
             activation_token_ttl_seconds: 72 * 3600,
             email_change_token_ttl_seconds: 24 * 3600,
+            trusted_proxies: Vec::new(),
+            login_source_free_failures: 30,
+            login_source_max_failures: 1000,
         }
     }
+}
+
+/// A list of addresses: a TOML array, or one comma-separated string (from the environment).
+fn address_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match List::deserialize(d)? {
+        List::Many(list) => list,
+        List::One(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// Secrets may arrive as numbers from the environment; they are text all the same.
@@ -281,6 +332,31 @@ mod tests {
             assert_eq!(s.log_level, "debug");
             assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
             assert!(!format!("{s:?}").contains("from-file-123"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_and_hashing_limits_have_defaults_and_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(s.max_header_bytes, 64 * 1024);
+            assert_eq!(s.request_header_timeout_seconds, 10);
+            assert_eq!(s.max_connections, 4096);
+            assert_eq!(s.password_hash_concurrency, None);
+            assert_eq!(s.password_hash_queue, None);
+            jail.set_env("WARDEN_MAX_HEADER_BYTES", "16384");
+            jail.set_env("WARDEN_REQUEST_HEADER_TIMEOUT_SECONDS", "3");
+            jail.set_env("WARDEN_MAX_CONNECTIONS", "64");
+            jail.set_env("WARDEN_PASSWORD_HASH_CONCURRENCY", "2");
+            jail.set_env("WARDEN_PASSWORD_HASH_QUEUE", "8");
+            let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(s.max_header_bytes, 16384);
+            assert_eq!(s.request_header_timeout_seconds, 3);
+            assert_eq!(s.max_connections, 64);
+            assert_eq!(s.password_hash_concurrency, Some(2));
+            assert_eq!(s.password_hash_queue, Some(8));
             Ok(())
         });
     }

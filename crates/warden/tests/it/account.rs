@@ -603,7 +603,18 @@ async fn set_password_activates_and_enforces_the_policy() {
     assert_eq!(account_error(short, StatusCode::BAD_REQUEST).await, 400);
     let missing = set(json!({})).await.unwrap();
     assert_eq!(account_error(missing, StatusCode::BAD_REQUEST).await, 400);
-    assert_eq!(app.get_user(&id).await["activated"], false);
+    // Long enough, but on the shipped list of common passwords, in any case.
+    for common in ["password123", "Qwertyuiop"] {
+        let r = set(json!({ "password": common })).await.unwrap();
+        assert_eq!(
+            account_error(r, StatusCode::BAD_REQUEST).await,
+            400,
+            "{common}"
+        );
+    }
+    let user = app.get_user(&id).await;
+    assert_eq!(user["activated"], false);
+    assert_eq!(user["version"], 1, "a refused password changed the user");
     let long = "é".repeat(64);
     assert_eq!(
         set(json!({"password": long})).await.unwrap().status(),

@@ -1,7 +1,8 @@
-//! The authorization matrix of the account face: every endpoint that touches a user or a
-//! tenant × {root admin, partner admin, customer admin, readonly admin, plain user, API client,
+//! The authorization matrix: every endpoint of the account and iam faces that touches a user or
+//! a tenant × {root admin, partner admin, customer admin, readonly admin, plain user, API client,
 //! another tenant's admin} × {own subtree, other subtree}. A refused request answers 403 and
-//! changes nothing.
+//! changes nothing. Then the field-level rules: no self-service path of any face changes the
+//! caller's own roles, tenant, enabled flag or login.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -12,6 +13,8 @@ use crate::helpers::*;
 enum Need {
     Read,
     Manage,
+    /// Only the user themself (the IAM self-service `/info`).
+    OnlySelf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,12 +231,35 @@ async fn run(app: &TestApp, token: &str, op: &str, tenant: &str, user: &str) -> 
         }
         "create tenant" => h.post(app.at("/api/2/tenants")).json(&json!({
             "name": format!("unit-{}", uuid::Uuid::new_v4().simple()), "kind": "unit", "parent_id": tenant})),
+        // The iam face names users by their id without hyphens and takes the token in
+        // `X-Auth-Token`.
+        "iam get user" => {
+            return h
+                .get(app.at(&format!("/v3.0/OS-USER/users/{}", user.replace('-', ""))))
+                .header("X-Auth-Token", token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+        "iam put info" => {
+            return h
+                .put(app.at(&format!("/v3.0/OS-USER/users/{}/info", user.replace('-', ""))))
+                .header("X-Auth-Token", token)
+                .json(&json!({"user": {"email": "changed@example.com"}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
         _ => panic!("unknown operation {op}"),
     };
     request.bearer_auth(token).send().await.unwrap().status()
 }
 
-const OPERATIONS: [(&str, Need); 21] = [
+const OPERATIONS: [(&str, Need); 23] = [
+    ("iam get user", Need::Read),
+    ("iam put info", Need::OnlySelf),
     ("get user", Need::Read),
     ("get policies", Need::Read),
     ("get tenant", Need::Read),
@@ -258,6 +284,10 @@ const OPERATIONS: [(&str, Need); 21] = [
 ];
 
 fn expected(reach: Reach, own: bool, need: Need) -> bool {
+    // The targets are never the actors themselves.
+    if need == Need::OnlySelf {
+        return false;
+    }
     match reach {
         Reach::Everything => true,
         Reach::Admin => own,
@@ -444,4 +474,115 @@ async fn every_role_reaches_exactly_its_subtree_and_refusals_change_nothing() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn no_self_service_path_changes_the_callers_roles_tenant_enabled_flag_or_login() {
+    let w = world().await;
+    let app = &w.app;
+    let root_token = app.client_token().await;
+    let (home, _) = &w.p1;
+    let (elsewhere, _) = &w.p2;
+    let id = user_in(app, &root_token, home, "mself", None).await;
+    let policies = |token: String| {
+        app.http
+            .get(app.at(&format!("/api/2/users/{id}/access_policies")))
+            .bearer_auth(token)
+            .send()
+    };
+    let policies_before: Value = policies(root_token.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account_token = app.user_token("mself").await;
+    let keystone_token = app.keystone_token("mself", USER_PASSWORD).await;
+
+    // Account face: the fields outside self-service are refused (or, for the tenant, which
+    // `PUT` never moves, left alone), each on its own.
+    for (field, value) in [
+        ("enabled", json!(false)),
+        ("login", json!("mself-renamed")),
+        ("tenant_id", json!(elsewhere)),
+    ] {
+        let before = app.get_user(&id).await;
+        let r = app
+            .http
+            .put(app.at(&format!("/api/2/users/{id}")))
+            .bearer_auth(&account_token)
+            .json(&json!({ field: value, "version": before["version"] }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        assert!(
+            [
+                StatusCode::FORBIDDEN,
+                StatusCode::BAD_REQUEST,
+                StatusCode::OK
+            ]
+            .contains(&status),
+            "{field}: {status}"
+        );
+        assert_eq!(
+            app.get_user(&id).await[field],
+            before[field],
+            "{field} changed ({status})"
+        );
+    }
+    // Nor may a user grant themself a role, by either face's token.
+    for token in [&account_token, &keystone_token] {
+        let r = app
+            .http
+            .put(app.at(&format!("/api/2/users/{id}/access_policies")))
+            .bearer_auth(token)
+            .json(&json!({"items": [{"role_id": "company_admin", "tenant_id": home}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let before = app.get_user(&id).await;
+
+    // IAM self-service: only the contact applies; whatever else is sent is not looked at.
+    let r = app
+        .http
+        .put(app.at(&format!("/v3.0/OS-USER/users/{}/info", id.replace('-', ""))))
+        .header("X-Auth-Token", &keystone_token)
+        .json(
+            &json!({"user": {"email": "self@example.com", "enabled": false, "name": "hijacked",
+            "domain_id": elsewhere, "default_project_id": elsewhere, "roles": ["admin"],
+            "login": "hijacked", "tenant_id": elsewhere}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let after = app.get_user(&id).await;
+    assert_eq!(after["contact"]["email"], "self@example.com");
+    for field in ["login", "tenant_id", "enabled", "activated"] {
+        assert_eq!(after[field], before[field], "{field} changed");
+    }
+    assert_eq!(
+        policies(root_token.clone())
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap(),
+        policies_before
+    );
+    // And the Keystone token still names the user's own domain and nothing more.
+    let r = app
+        .http
+        .get(app.at("/v3/auth/tokens"))
+        .header("X-Auth-Token", &keystone_token)
+        .header("X-Subject-Token", &keystone_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["token"]["user"]["name"], "mself");
 }

@@ -1,5 +1,6 @@
-//! Random requests to every route of every face: random methods, ids, headers, credentials and
-//! bodies (random bytes, and random JSON built from the field names the faces know). Whatever
+//! Random requests to every route of every face: random methods, ids, query strings, headers
+//! (known and unknown names, odd and long values, many of them), credentials and bodies
+//! (random bytes, and random JSON built from the field names the faces know). Whatever
 //! arrives, the answer is never a 5xx and the server keeps serving.
 
 use rand::rngs::StdRng;
@@ -82,6 +83,87 @@ fn random_json(rng: &mut StdRng, depth: u32) -> Value {
     }
 }
 
+/// A query string: known parameter names and random ones, odd values, bad escapes.
+fn random_query(rng: &mut StdRng) -> String {
+    const NAMES: [&str; 10] = [
+        "limit",
+        "after",
+        "version",
+        "uuids",
+        "tenant_id",
+        "nocatalog",
+        "access_token",
+        "text",
+        "username",
+        "lod",
+    ];
+    let pairs: Vec<String> = (0..rng.gen_range(0..5))
+        .map(|_| {
+            let name = if rng.gen_bool(0.8) {
+                NAMES[rng.gen_range(0..NAMES.len())].to_owned()
+            } else {
+                random_token(rng)
+            };
+            let value = match rng.gen_range(0..4) {
+                0 => "%zz%00%ff".to_owned(),
+                1 => rng.gen::<i64>().to_string(),
+                _ => random_token(rng),
+            };
+            format!("{name}={value}")
+        })
+        .collect();
+    pairs.join("&")
+}
+
+/// Text a URL or a header value can carry as is: visible ASCII only.
+fn random_token(rng: &mut StdRng) -> String {
+    (0..rng.gen_range(0..24))
+        .map(|_| char::from(rng.gen_range(0x21u8..0x7f)))
+        .filter(|c| !matches!(c, '#' | '&' | '/' | '?' | '%' | '+' | '='))
+        .collect()
+}
+
+/// Extra headers: the ones the faces read, with random values, and random names.
+fn random_headers(rng: &mut StdRng) -> Vec<(String, Vec<u8>)> {
+    const NAMES: [&str; 12] = [
+        "x-request-id",
+        "x-subject-token",
+        "x-auth-token",
+        "x-sdk-date",
+        "x-sdk-content-sha256",
+        "x-domain-id",
+        "x-project-id",
+        "accept",
+        "accept-encoding",
+        "cookie",
+        "forwarded",
+        "x-forwarded-for",
+    ];
+    (0..rng.gen_range(0..12))
+        .map(|_| {
+            let name = if rng.gen_bool(0.7) {
+                NAMES[rng.gen_range(0..NAMES.len())].to_owned()
+            } else {
+                let name: String = (0..rng.gen_range(1..20))
+                    .map(|_| rng.gen_range('a'..='z'))
+                    .collect();
+                format!("x-{name}")
+            };
+            let value: Vec<u8> = match rng.gen_range(0..5) {
+                0 => Vec::new(),
+                1 => "v".repeat(rng.gen_range(1000..4000)).into_bytes(),
+                // Bytes above 0x7f are legal in a header value, but not text.
+                2 => (0..rng.gen_range(1..40))
+                    .map(|_| rng.gen_range(0x80u8..=0xff))
+                    .collect(),
+                3 => b"20240101T000000Z".to_vec(),
+                _ => random_token(rng).into_bytes(),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
 fn random_body(rng: &mut StdRng) -> Vec<u8> {
     match rng.gen_range(0..5) {
         0 => Vec::new(),
@@ -161,11 +243,19 @@ async fn random_requests_to_every_route_never_get_a_5xx() {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
+            let path = if rng.gen_bool(0.3) {
+                format!("{path}?{}", random_query(&mut rng))
+            } else {
+                path
+            };
             let method = methods[rng.gen_range(0..methods.len())].clone();
             let mut request = app
                 .http
                 .request(method.clone(), app.at(&path))
                 .body(random_body(&mut rng));
+            for (name, value) in random_headers(&mut rng) {
+                request = request.header(name, value);
+            }
             if rng.gen_bool(0.7) {
                 let content_type = [
                     "application/json",

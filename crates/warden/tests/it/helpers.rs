@@ -97,9 +97,18 @@ impl TestApp {
 
     /// An application whose services read time from `clock`.
     pub async fn spawn_with_clock(clock: &warden_core::ManualClock) -> Self {
+        Self::spawn_with_clock_and(clock, |_| {}).await
+    }
+
+    /// An application whose services read time from `clock`, with adjusted settings.
+    pub async fn spawn_with_clock_and(
+        clock: &warden_core::ManualClock,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let client_id = uuid::Uuid::new_v4().to_string();
-        let settings = settings_for(dir.path(), &client_id, fresh_database());
+        let mut settings = settings_for(dir.path(), &client_id, fresh_database());
+        adjust(&mut settings);
         let app =
             Application::build_with_clock(settings.clone(), std::sync::Arc::new(clock.clone()))
                 .await

@@ -1,6 +1,7 @@
-//! Password guessing is throttled per account: after a few failures the account waits,
-//! exponentially longer, and while it waits even the right password is answered exactly like a
-//! wrong one, on every password path. The wait always ends; an administrator can end it at once.
+//! Password guessing is throttled per account and per client address: after a few failures the
+//! account (or address) waits, exponentially longer, and while it waits even the right password
+//! is answered exactly like a wrong one, on every password path. The wait always ends; an
+//! administrator can end an account's at once.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -10,9 +11,21 @@ use warden_domain::Timestamp;
 use crate::helpers::*;
 
 async fn grant(app: &TestApp, login: &str, password: &str) -> (StatusCode, String) {
-    let r = app
-        .http
-        .post(app.at("/api/2/idp/token"))
+    grant_from(app, None, login, password).await
+}
+
+/// A password grant sent through a proxy that forwards for `source`.
+async fn grant_from(
+    app: &TestApp,
+    source: Option<&str>,
+    login: &str,
+    password: &str,
+) -> (StatusCode, String) {
+    let mut request = app.http.post(app.at("/api/2/idp/token"));
+    if let Some(source) = source {
+        request = request.header("X-Forwarded-For", source);
+    }
+    let r = request
         .form(&[
             ("grant_type", "password"),
             ("username", login),
@@ -81,7 +94,8 @@ async fn after_five_failures_even_the_right_password_answers_like_a_wrong_one_un
 #[tokio::test]
 async fn the_hourly_maximum_locks_until_the_window_ends_and_never_longer() {
     let clock = ManualClock::at(Timestamp::from_datetime(chrono::Utc::now()));
-    let app = TestApp::spawn_with_clock(&clock).await;
+    // Every attempt comes from one address; this test is about the account's own limit.
+    let app = TestApp::spawn_with_clock_and(&clock, |s| s.login_source_free_failures = 1000).await;
     app.create_active_user("target").await;
     for _ in 0..100 {
         let (status, _) = grant(&app, "target", "wrong-password").await;
@@ -143,19 +157,146 @@ async fn an_administrator_unlocks_at_once_and_others_cannot() {
 #[tokio::test]
 async fn guessing_one_account_does_not_lock_another() {
     let clock = ManualClock::at(Timestamp::from_datetime(chrono::Utc::now()));
-    let app = TestApp::spawn_with_clock(&clock).await;
+    let app = TestApp::spawn_with_clock_and(&clock, |s| {
+        s.trusted_proxies = vec!["127.0.0.1".to_owned()];
+    })
+    .await;
     app.create_active_user("guessed").await;
     app.create_active_user("neighbour").await;
+    let attacker = Some("198.51.100.66");
     for _ in 0..20 {
-        grant(&app, "guessed", "wrong-password").await;
-        grant(&app, "nobody-at-all", "wrong-password").await;
+        grant_from(&app, attacker, "guessed", "wrong-password").await;
+        grant_from(&app, attacker, "nobody-at-all", "wrong-password").await;
     }
+    // From elsewhere, the neighbour logs in; the guessed account itself waits.
+    let elsewhere = Some("203.0.113.5");
     assert_eq!(
-        grant(&app, "neighbour", USER_PASSWORD).await.0,
+        grant_from(&app, elsewhere, "neighbour", USER_PASSWORD)
+            .await
+            .0,
         StatusCode::OK
     );
     assert_eq!(
-        grant(&app, "guessed", USER_PASSWORD).await.0,
+        grant_from(&app, elsewhere, "guessed", USER_PASSWORD)
+            .await
+            .0,
         StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn a_source_spraying_many_accounts_waits_and_is_answered_like_a_wrong_password() {
+    let clock = ManualClock::at(Timestamp::from_datetime(chrono::Utc::now()));
+    let app = TestApp::spawn_with_clock_and(&clock, |s| {
+        s.trusted_proxies = vec!["127.0.0.0/8".to_owned()];
+        s.login_source_free_failures = 6;
+    })
+    .await;
+    app.create_active_user("alice").await;
+    app.create_active_user("bob").await;
+    let sprayer = Some("198.51.100.7");
+    // One failure per account, on accounts that exist and accounts that do not: no account is
+    // throttled, but the address is after six.
+    let wrong = grant_from(&app, sprayer, "alice", "wrong-password").await;
+    assert_eq!(wrong.0, StatusCode::BAD_REQUEST);
+    for login in ["bob", "carol", "dave", "erin", "frank"] {
+        assert_eq!(
+            grant_from(&app, sprayer, login, "wrong-password").await,
+            wrong
+        );
+    }
+    // Now even a right password from that address is a wrong one, on the password grant...
+    assert_eq!(
+        grant_from(&app, sprayer, "alice", USER_PASSWORD).await,
+        wrong
+    );
+    // ...and on the Keystone password method, exactly as a wrong password answers there.
+    let keystone_from = |source: &'static str, password: &'static str| {
+        app.http
+            .post(app.at("/v3/auth/tokens"))
+            .header("X-Forwarded-For", source)
+            .json(
+                &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": "bob", "domain": {"name": "Default"}, "password": password}}}}}),
+            )
+            .send()
+    };
+    let locked = keystone_from("198.51.100.7", USER_PASSWORD).await.unwrap();
+    assert_eq!(locked.status(), StatusCode::UNAUTHORIZED);
+    let locked: Value = locked.json().await.unwrap();
+    let elsewhere_wrong: Value = keystone_from("203.0.113.1", "wrong-password")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        locked["error"]["message"],
+        elsewhere_wrong["error"]["message"]
+    );
+    // ...and with HTTP Basic.
+    let basic = app
+        .http
+        .get(app.at("/api/2/users/me"))
+        .header("X-Forwarded-For", "198.51.100.7")
+        .basic_auth("bob", Some(USER_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    // Neither account was locked: from another address both log in at once.
+    assert_eq!(
+        grant_from(&app, Some("203.0.113.1"), "alice", USER_PASSWORD)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // The wait ends: after it, the address is heard again.
+    clock.advance_seconds(2);
+    assert_eq!(
+        grant_from(&app, sprayer, "alice", USER_PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+    let clock = ManualClock::at(Timestamp::from_datetime(chrono::Utc::now()));
+    // No trusted proxies: the peer (127.0.0.1) is the source, whatever the header says.
+    let app = TestApp::spawn_with_clock_and(&clock, |s| s.login_source_free_failures = 3).await;
+    app.create_active_user("alice").await;
+    for i in 0..3 {
+        let spoofed = format!("198.51.100.{i}");
+        grant_from(&app, Some(&spoofed), "nobody", "wrong-password").await;
+    }
+    assert_eq!(
+        grant_from(&app, Some("203.0.113.9"), "alice", USER_PASSWORD)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST,
+        "a forged X-Forwarded-For escaped the throttle"
+    );
+    // IPv6 sources are counted by /64: rotating the interface id does not escape either.
+    let app = TestApp::spawn_with_clock_and(&clock, |s| {
+        s.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        s.login_source_free_failures = 3;
+    })
+    .await;
+    app.create_active_user("alice").await;
+    for i in 1..=3 {
+        let address = format!("2001:db8:1:2::{i}");
+        grant_from(&app, Some(&address), "nobody", "wrong-password").await;
+    }
+    assert_eq!(
+        grant_from(&app, Some("2001:db8:1:2::ffff"), "alice", USER_PASSWORD)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        grant_from(&app, Some("2001:db8:1:3::1"), "alice", USER_PASSWORD)
+            .await
+            .0,
+        StatusCode::OK
     );
 }
