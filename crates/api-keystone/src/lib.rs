@@ -3,11 +3,12 @@
 
 mod error;
 mod tokens;
+mod users;
 mod versions;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use warden_core::Warden;
 
@@ -23,6 +24,7 @@ pub fn router() -> Router<Arc<Warden>> {
                 .post(tokens::issue)
                 .delete(tokens::revoke),
         )
+        .route("/users/{user_id}/password", post(users::change_password))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
 }

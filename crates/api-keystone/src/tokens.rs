@@ -249,7 +249,7 @@ pub async fn issue(
     with_subject_token(StatusCode::CREATED, &token, body)
 }
 
-fn caller_credential(headers: &HeaderMap) -> Result<Credential, KeystoneError> {
+pub(crate) fn caller_credential(headers: &HeaderMap) -> Result<Credential, KeystoneError> {
     warden_http::keystone_credential(headers)
         .map_err(|_| DomainError::Unauthenticated(AuthFailure::Invalid))?
         .ok_or_else(|| DomainError::Unauthenticated(AuthFailure::Missing).into())

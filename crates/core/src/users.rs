@@ -247,4 +247,35 @@ impl Warden {
             .await
             .map_err(store_error_for(Resource::User))
     }
+
+    /// A user changes their own password (Keystone `POST /v3/users/{id}/password`): only the
+    /// user themself, and only with the current password, which is checked — and throttled —
+    /// like any login. The new password must satisfy the policy and differ from the current
+    /// one. Every token the user held stops working, the caller's included.
+    pub async fn change_own_password(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        original: &str,
+        new: &str,
+    ) -> Result<User, DomainError> {
+        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        if !Self::is_self(principal, &current) {
+            return Err(DomainError::Forbidden);
+        }
+        let password = Password::new_checked("password", new, &self.settings.password_policy)
+            .map_err(|e| DomainError::Invalid(vec![e]))?;
+        self.password_login_by_id(current.id, original).await?;
+        if original == new {
+            return Err(DomainError::invalid(
+                "password",
+                warden_domain::FieldErrorKind::WeakPassword,
+            ));
+        }
+        let hash = self.hasher.hash(&password).await?;
+        self.store
+            .set_user_password(current.id, &hash, &self.audit_by(principal))
+            .await
+            .map_err(store_error_for(Resource::User))
+    }
 }

@@ -316,3 +316,94 @@ async fn a_revoked_token_validates_as_404_and_authenticates_nothing() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_user_changes_their_own_password_with_the_current_one_and_every_token_ends() {
+    let app = TestApp::spawn().await;
+    let id = app.create_active_user("changer").await;
+    app.create_active_user("other").await;
+    let keystone_id = id.replace('-', "");
+    let token = app.keystone_token("changer", USER_PASSWORD).await;
+    let account_token = app.user_token("changer").await;
+    let change = |token: String, body: Value| {
+        app.http
+            .post(app.at(&format!("/v3/users/{keystone_id}/password")))
+            .header("X-Auth-Token", token)
+            .json(&body)
+            .send()
+    };
+    let new = "a-Changed-passw0rd";
+    let version = app.get_user(&id).await["version"].clone();
+
+    // Refusals, each changing nothing.
+    let other = app.keystone_token("other", USER_PASSWORD).await;
+    let r = change(
+        other,
+        json!({"user": {"original_password": USER_PASSWORD, "password": new}}),
+    )
+    .await
+    .unwrap();
+    keystone_error(r, StatusCode::FORBIDDEN).await;
+    let r = change(
+        token.clone(),
+        json!({"user": {"original_password": "not-the-current-one", "password": new}}),
+    )
+    .await
+    .unwrap();
+    keystone_error(r, StatusCode::UNAUTHORIZED).await;
+    for body in [
+        json!({"user": {"password": new}}),
+        json!({"user": {"original_password": USER_PASSWORD}}),
+        json!({"user": {"original_password": USER_PASSWORD, "password": "short"}}),
+        json!({"user": {"original_password": USER_PASSWORD, "password": "Password123"}}),
+        json!({"user": {"original_password": USER_PASSWORD, "password": USER_PASSWORD}}),
+        json!({"password": new}),
+    ] {
+        let r = change(token.clone(), body.clone()).await.unwrap();
+        keystone_error(r, StatusCode::BAD_REQUEST).await;
+    }
+    let r = app
+        .http
+        .post(app.at(&format!("/v3/users/{keystone_id}/password")))
+        .json(&json!({"user": {"original_password": USER_PASSWORD, "password": new}}))
+        .send()
+        .await
+        .unwrap();
+    keystone_error(r, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(app.get_user(&id).await["version"], version);
+
+    // The change: 204, the old password and every token the user held stop working.
+    let r = change(
+        token.clone(),
+        json!({"user": {"original_password": USER_PASSWORD, "password": new}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app
+        .keystone_auth(
+            "changer",
+            USER_PASSWORD,
+            json!({"domain": {"name": "Default"}}),
+        )
+        .await;
+    keystone_error(r, StatusCode::UNAUTHORIZED).await;
+    app.keystone_token("changer", new).await;
+    let r = app
+        .http
+        .get(app.at("/api/2/users/me"))
+        .bearer_auth(&account_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .http
+        .get(app.at("/v3/auth/tokens"))
+        .header("X-Auth-Token", &token)
+        .header("X-Subject-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
