@@ -1,6 +1,7 @@
 //! The keystone face: OpenStack Identity v3 at `/` and `/v3`, with Keystone's error body
 //! `{"error": {"code", "message", "title"}}`.
 
+mod auth_scopes;
 mod error;
 mod tokens;
 mod users;
@@ -24,6 +25,9 @@ pub fn router() -> Router<Arc<Warden>> {
                 .post(tokens::issue)
                 .delete(tokens::revoke),
         )
+        .route("/auth/domains", get(auth_scopes::domains))
+        .route("/auth/projects", get(auth_scopes::projects))
+        .route("/auth/catalog", get(auth_scopes::service_catalog))
         .route("/users/{user_id}/password", post(users::change_password))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)

@@ -151,7 +151,7 @@ fn domain_json(t: &Tenant) -> Value {
     json!({ "id": t.id.simple(), "name": t.name })
 }
 
-fn catalog(public_url: &str) -> Value {
+pub(crate) fn catalog(public_url: &str) -> Value {
     let url = format!("{public_url}/v3");
     let endpoints: Vec<Value> = ["public", "internal", "admin"]
         .iter()

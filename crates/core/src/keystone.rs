@@ -104,6 +104,40 @@ impl Warden {
         }
     }
 
+    /// `GET /v3/auth/domains` (`domains`) or `/v3/auth/projects`: what the caller may scope a
+    /// token to — the tenants on the way from their own tenant up to its domain, and every
+    /// tenant on which they hold a role — each once, domains or projects as asked, by name.
+    pub async fn keystone_scope_targets(
+        &self,
+        principal: &Principal,
+        domains: bool,
+    ) -> Result<Vec<Tenant>, DomainError> {
+        let mut found: Vec<Tenant> = Vec::new();
+        let mut current = Some(self.tenant(principal.tenant_id).await?);
+        while let Some(tenant) = current {
+            let is_domain = tenant.is_domain;
+            let parent = tenant.parent_id;
+            found.push(tenant);
+            current = match (is_domain, parent) {
+                (false, Some(parent)) => Some(self.tenant(parent).await?),
+                _ => None,
+            };
+        }
+        for policy in &principal.policies {
+            if !found.iter().any(|t| t.id == policy.tenant_id) {
+                match self.store.get_tenant(policy.tenant_id).await {
+                    Ok(tenant) => found.push(tenant),
+                    // A policy on a tenant deleted meanwhile scopes to nothing.
+                    Err(warden_store::StoreError::NotFound) => {}
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+        }
+        found.retain(|t| t.is_domain == domains && t.enabled);
+        found.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(found)
+    }
+
     /// `POST /v3/auth/tokens` with the `password` method.
     pub async fn keystone_password_auth(
         &self,

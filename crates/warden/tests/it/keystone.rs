@@ -407,3 +407,61 @@ async fn a_user_changes_their_own_password_with_the_current_one_and_every_token_
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn auth_domains_projects_and_catalog_list_what_the_token_may_scope_to() {
+    let app = TestApp::spawn().await;
+    app.create_active_user("scoper").await;
+    let token = app.keystone_token("scoper", USER_PASSWORD).await;
+    let get = |path: &'static str, token: Option<String>| {
+        let mut request = app.http.get(app.at(path));
+        if let Some(token) = token {
+            request = request.header("X-Auth-Token", token);
+        }
+        request.send()
+    };
+    let r = get("/v3/auth/domains", Some(token.clone())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let domains = body["domains"].as_array().unwrap();
+    assert_eq!(domains.len(), 1, "{body}");
+    // The root tenant is the Default domain (also reachable as `default` / `Default`).
+    let root = app.root_tenant_id().await.replace('-', "");
+    assert_eq!(domains[0]["id"], root.as_str());
+    assert_eq!(domains[0]["enabled"], true);
+    assert!(body["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v3/auth/domains"));
+    // The domain listed is the one a token can then be scoped to.
+    let scoped = app
+        .keystone_auth(
+            "scoper",
+            USER_PASSWORD,
+            json!({"domain": {"id": domains[0]["id"]}}),
+        )
+        .await;
+    assert_eq!(scoped.status(), StatusCode::CREATED);
+
+    // A user of the root domain holds no role on a project: none to list.
+    let r = get("/v3/auth/projects", Some(token.clone())).await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["projects"], json!([]), "{body}");
+
+    let r = get("/v3/auth/catalog", Some(token.clone())).await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    let identity = &body["catalog"][0];
+    assert_eq!(identity["type"], "identity");
+    assert_eq!(identity["endpoints"].as_array().unwrap().len(), 3);
+    assert_eq!(identity["endpoints"][0]["url"], app.at("/v3").as_str());
+
+    // Without a token, or with a revoked one: 401 in Keystone's body.
+    for path in ["/v3/auth/domains", "/v3/auth/projects", "/v3/auth/catalog"] {
+        keystone_error(get(path, None).await.unwrap(), StatusCode::UNAUTHORIZED).await;
+        keystone_error(
+            get(path, Some("not-a-token".to_owned())).await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+}
