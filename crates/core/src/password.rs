@@ -1,6 +1,6 @@
-//! Password hashing: Argon2id in PHC strings, computed off the async executor behind a
-//! semaphore sized to the cores, with a bounded queue so a login storm gets fast refusals
-//! instead of unbounded memory and latency.
+//! Password hashing: Argon2id in PHC strings, computed off the async executor on a fixed set of
+//! hashing threads behind a semaphore sized to them, with a bounded queue so a login storm gets
+//! fast refusals instead of unbounded memory and latency.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,9 +32,38 @@ impl Default for HashParams {
     }
 }
 
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// `count` threads that do nothing but hash. Each hash allocates its memory cost (19 MiB by
+/// default) on the thread that runs it, and the allocator keeps freed memory in per-thread
+/// arenas: on a fixed set of threads, resident memory is bounded by the number of slots rather
+/// than by how many threads ever hashed. The threads end when the hasher is dropped.
+fn hashing_threads(count: usize) -> Result<std::sync::mpsc::Sender<Job>, DomainError> {
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    for i in 0..count {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("warden-hash-{i}"))
+            .spawn(move || loop {
+                let job = match queue.lock().map(|q| q.recv()) {
+                    Ok(Ok(job)) => job,
+                    _ => return,
+                };
+                // A panicking hash fails its own request (its result is never sent); the
+                // thread stays.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            })
+            .map_err(|_| DomainError::Internal)?;
+    }
+    Ok(jobs)
+}
+
 pub struct PasswordHasher {
     argon: Argon2<'static>,
     params: HashParams,
+    threads: std::sync::mpsc::Sender<Job>,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
@@ -69,6 +98,7 @@ impl PasswordHasher {
         Ok(Self {
             argon,
             params,
+            threads: hashing_threads(concurrency.max(1))?,
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             waiting: AtomicUsize::new(0),
             max_waiting: max_waiting.max(1),
@@ -81,7 +111,7 @@ impl PasswordHasher {
         self.params
     }
 
-    /// Runs `work` on the blocking pool once a hashing slot is free, and `alongside` meanwhile;
+    /// Runs `work` on a hashing thread once a slot is free, and `alongside` meanwhile;
     /// refuses at once with `Overloaded`, running neither, when too many hashes are already
     /// waiting.
     async fn run<T: Send + 'static>(
@@ -110,12 +140,14 @@ impl PasswordHasher {
         self.metrics.password_hash_running.inc();
         let argon = self.argon.clone();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let out = work(argon);
             drop(permit);
-            out
-        })
-        .await;
+            let _ = done.send(out);
+        });
+        self.threads.send(job).map_err(|_| DomainError::Internal)?;
+        let result = result.await;
         self.metrics.password_hash_running.dec();
         self.metrics
             .password_hash_duration

@@ -474,8 +474,9 @@ async fn a_password_flood_is_refused_at_once_with_retry_after_and_memory_stays_b
         slowest_refusal < all_queued / 4,
         "slowest refusal after {slowest_refusal:?}; one hash takes {one_hash:?}, the flood took {flood_took:?}"
     );
-    // Memory: one hash's 19 MiB at a time plus connection buffers, nowhere near a hash per
-    // request (300 × 19 MiB).
+    // Memory: one hash's 19 MiB at a time, on the one hashing thread, plus connection buffers:
+    // nowhere near a hash per request (300 × 19 MiB), nor per thread that ever hashed.
     let grown_mib = resident_after.saturating_sub(resident_before) / 1024;
-    assert!(grown_mib < 200, "resident memory grew by {grown_mib} MiB");
+    eprintln!("resident memory grew by {grown_mib} MiB during the flood");
+    assert!(grown_mib < 100, "resident memory grew by {grown_mib} MiB");
 }
