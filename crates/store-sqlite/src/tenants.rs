@@ -429,6 +429,29 @@ impl TenantStore for SqliteStore {
 mod tests {
     use super::*;
 
+    /// A tenant's users come out of an index in login order: no sort per listing.
+    #[tokio::test]
+    async fn a_tenants_users_are_read_in_login_order_from_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let rows = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT id FROM users WHERE tenant_id = 'x' ORDER BY login_key",
+        )
+        .fetch_all(&store.reader)
+        .await
+        .unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("users_tenant_login")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+    }
+
     #[test]
     fn a_subtree_range_holds_exactly_the_paths_below_its_root() {
         let root = "aaaaaaaa-0000-0000-0000-000000000000/";
