@@ -16,6 +16,33 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
+/// A subtree with at most this many tenants and users is searched from the tenants down;
+/// a larger one through each property's index.
+const SMALL_SUBTREE_TENANTS: i64 = 200;
+const SMALL_SUBTREE_USERS: i64 = 5000;
+
+/// One property's matches in a subtree, by walking that property's index in order: cheap when
+/// the subtree holds a good share of all users, as the matches are dense in it.
+fn search_by_property(property: &str) -> String {
+    format!(
+        "SELECT u.id, u.tenant_id, u.login, u.firstname, u.lastname, t.path FROM users u \
+         JOIN tenants t ON t.id = u.tenant_id \
+         WHERE {property} >= ? AND {property} < ? AND t.path >= ? AND t.path < ? \
+         ORDER BY {property} LIMIT ?"
+    )
+}
+
+/// One property's matches in a small subtree, from its tenants down to their users (the
+/// `CROSS JOIN` keeps that order): its cost follows the subtree, not the whole table.
+fn search_by_subtree(property: &str) -> String {
+    format!(
+        "SELECT u.id, u.tenant_id, u.login, u.firstname, u.lastname, t.path FROM tenants t \
+         CROSS JOIN users u ON u.tenant_id = t.id \
+         WHERE t.path >= ? AND t.path < ? AND {property} >= ? AND {property} < ? \
+         ORDER BY {property} LIMIT ?"
+    )
+}
+
 /// The user properties search matches, each an indexed expression.
 const USER_PROPERTIES: [&str; 4] = [
     "u.login_key",
@@ -23,6 +50,36 @@ const USER_PROPERTIES: [&str; 4] = [
     "lower(u.firstname)",
     "lower(u.lastname)",
 ];
+
+impl SqliteStore {
+    /// Whether the subtree at `[low, high)` holds few enough tenants and users to be searched
+    /// from its tenants down. Both counts stop at their bound, so asking costs little either way.
+    async fn is_small_subtree(&self, low: &str, high: &str) -> Result<bool, StoreError> {
+        let tenants: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM tenants WHERE path >= ? AND path < ? LIMIT ?)",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(SMALL_SUBTREE_TENANTS + 1)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)?;
+        if tenants > SMALL_SUBTREE_TENANTS {
+            return Ok(false);
+        }
+        let users: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM tenants t CROSS JOIN users u ON u.tenant_id = t.id \
+             WHERE t.path >= ? AND t.path < ? LIMIT ?)",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(SMALL_SUBTREE_USERS + 1)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)?;
+        Ok(users <= SMALL_SUBTREE_USERS)
+    }
+}
 
 #[async_trait]
 impl PolicyStore for SqliteStore {
@@ -102,20 +159,26 @@ impl PolicyStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<SearchHit>, StoreError> {
         let root_path = tenant_path(root);
+        let root_upper = warden_store::paths::subtree_upper(&root_path);
         let (from, to) = (prefix.to_owned(), prefix_end(prefix));
+        let small = self.is_small_subtree(&root_path, &root_upper).await?;
         let mut hits: Vec<SearchHit> = Vec::new();
         for property in USER_PROPERTIES {
-            let sql = format!(
-                "SELECT u.id, u.tenant_id, u.login, u.firstname, u.lastname, t.path FROM users u \
-                 JOIN tenants t ON t.id = u.tenant_id \
-                 WHERE {property} >= ? AND {property} < ? AND t.path >= ? AND t.path < ? \
-                 ORDER BY {property} LIMIT ?"
-            );
+            let sql = if small {
+                search_by_subtree(property)
+            } else {
+                search_by_property(property)
+            };
+            let (first, second) = if small {
+                ((&root_path, &root_upper), (&from, &to))
+            } else {
+                ((&from, &to), (&root_path, &root_upper))
+            };
             let rows = sqlx::query(&sql)
-                .bind(&from)
-                .bind(&to)
-                .bind(&root_path)
-                .bind(warden_store::paths::subtree_upper(&root_path))
+                .bind(first.0)
+                .bind(first.1)
+                .bind(second.0)
+                .bind(second.1)
                 .bind(i64::from(limit))
                 .fetch_all(&self.reader)
                 .await
@@ -249,17 +312,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = crate::SqliteStore::open(&url).await.unwrap();
+        let plan = |sql: String| {
+            let store = &store;
+            async move {
+                let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .bind("x")
+                    .bind("y")
+                    .bind("a")
+                    .bind("b")
+                    .bind(10)
+                    .fetch_all(&store.reader)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap())
+                    .collect::<Vec<String>>()
+            }
+        };
         for property in super::USER_PROPERTIES {
-            let sql = format!(
-                "EXPLAIN QUERY PLAN SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id \
-                 WHERE {property} >= 'a' AND {property} < 'b' AND t.path >= 'x' AND t.path < 'y' \
-                 ORDER BY {property} LIMIT 10"
-            );
-            let rows = sqlx::query(&sql).fetch_all(&store.reader).await.unwrap();
-            let details: Vec<String> = rows
-                .iter()
-                .map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap())
-                .collect();
+            // A large subtree: the property's own index, in order.
+            let details = plan(super::search_by_property(property)).await;
             let users = details
                 .iter()
                 .find(|d| d.contains(" u "))
@@ -267,6 +339,16 @@ mod tests {
                 .unwrap_or_default();
             assert!(
                 users.starts_with("SEARCH u USING INDEX"),
+                "{property}: {details:?}"
+            );
+            // A small one: the tenants' path index, then each tenant's users by index.
+            let details = plan(super::search_by_subtree(property)).await;
+            assert!(
+                details[0].starts_with("SEARCH t USING") && details[0].contains("tenants_path"),
+                "{property}: {details:?}"
+            );
+            assert!(
+                details[1].starts_with("SEARCH u USING") && details[1].contains("tenant_id=?"),
                 "{property}: {details:?}"
             );
         }
