@@ -44,7 +44,8 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Client
             | Resource::Token
             | Resource::Domain
-            | Resource::Project,
+            | Resource::Project
+            | Resource::Credential,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
         DomainError::LoginTaken => (StatusCode::CONFLICT, 409),

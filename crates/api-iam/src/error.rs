@@ -13,6 +13,10 @@ use warden_http::{current_request_id, BodyRejection};
 pub enum IamError {
     Domain(DomainError),
     Body(BodyRejection),
+    /// A property of the body or query is missing: 400 `IAM.0072`, as OS-CREDENTIAL answers.
+    Required(&'static str),
+    /// A property has the wrong type or value: 400 `IAM.0073` (the value is not echoed).
+    InvalidInput(&'static str),
     MethodNotAllowed,
     RouteNotFound,
 }
@@ -39,6 +43,8 @@ fn field_code(kind: FieldErrorKind) -> &'static str {
         FieldErrorKind::InvalidPhone => "1104",
         FieldErrorKind::PhoneWithoutAreaCode => "1106",
         FieldErrorKind::WeakPassword => "1118",
+        // Huawei's quota code of the OS-USER family; the message names the quota.
+        FieldErrorKind::QuotaReached => "1115",
         FieldErrorKind::Invalid | FieldErrorKind::TooLong => "IAM.0007",
     }
 }
@@ -113,6 +119,16 @@ impl IntoResponse for IamError {
                 StatusCode::BAD_REQUEST,
                 "IAM.0011",
                 format!("Request body is invalid: {why}."),
+            ),
+            IamError::Required(field) => respond(
+                StatusCode::BAD_REQUEST,
+                "IAM.0072",
+                format!("'{field}' is a required property."),
+            ),
+            IamError::InvalidInput(field) => respond(
+                StatusCode::BAD_REQUEST,
+                "IAM.0073",
+                format!("Invalid input for field '{field}'."),
             ),
             IamError::MethodNotAllowed => respond(
                 StatusCode::METHOD_NOT_ALLOWED,

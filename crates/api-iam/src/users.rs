@@ -15,7 +15,7 @@ use warden_domain::{
 
 use crate::error::IamError;
 
-async fn caller(warden: &Warden, headers: &HeaderMap) -> Result<Principal, IamError> {
+pub(crate) async fn caller(warden: &Warden, headers: &HeaderMap) -> Result<Principal, IamError> {
     let credential = warden_http::keystone_credential(headers)
         .map_err(|_| DomainError::Unauthenticated(AuthFailure::Invalid))?
         .ok_or(DomainError::Unauthenticated(AuthFailure::Missing))?;

@@ -15,8 +15,9 @@ use warden_core::Warden;
 
 pub use error::KeystoneError;
 
-/// The routes under `/v3`.
-pub fn router() -> Router<Arc<Warden>> {
+/// The routes under `/v3`. A request signed with an access key (`SDK-HMAC-SHA256`) is
+/// verified first, and its handler sees the key's user as the caller.
+pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
     Router::new()
         .route("/", get(versions::v3))
         .route(
@@ -31,6 +32,10 @@ pub fn router() -> Router<Arc<Warden>> {
         .route("/users/{user_id}/password", post(users::change_password))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            warden,
+            warden_http::signed_requests::<KeystoneError>,
+        ))
 }
 
 /// The version list at `/`; `/v3` itself is the nested router's `/`.

@@ -19,6 +19,9 @@ pub enum Credential {
     Token(String),
     /// HTTP Basic with a user's login and password.
     Basic { username: String, password: String },
+    /// A caller already authenticated by the signature of the request itself (AK/SK, see
+    /// [`Warden::authenticate_signed`]); built by the HTTP layer only once that verified.
+    Signed(Box<Principal>),
 }
 
 impl std::fmt::Debug for Credential {
@@ -26,6 +29,7 @@ impl std::fmt::Debug for Credential {
         match self {
             Credential::Token(_) => f.write_str("Token(<redacted>)"),
             Credential::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+            Credential::Signed(principal) => write!(f, "Signed({:?})", principal.subject),
         }
     }
 }
@@ -88,6 +92,7 @@ impl Warden {
                 let user = self.password_login(username, password).await?;
                 self.principal_for_user(user, None).await
             }
+            Credential::Signed(principal) => Ok(principal.as_ref().clone()),
         }
     }
 
@@ -151,7 +156,7 @@ impl Warden {
         self.narrow_principal(principal).await
     }
 
-    async fn principal_for_user(
+    pub(crate) async fn principal_for_user(
         &self,
         user: User,
         claims: Option<Arc<Claims>>,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clients;
 pub mod clock;
+pub mod credentials;
 pub mod directory;
 pub mod keys;
 pub mod keystone;
@@ -28,6 +29,7 @@ use warden_store::{Store, StoreError};
 
 pub use auth::{Credential, Principal};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use credentials::{NewCredential, SignedAuthError};
 pub use keys::{KeyRing, SigningAlg};
 pub use mail::{MailSender, OutboxMailer, SmtpMailer};
 pub use metrics::Metrics;
@@ -98,6 +100,8 @@ pub struct Warden {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) keys: Arc<KeyRing>,
+    /// Seals what must be recoverable at rest: signing keys (through `keys`) and AK/SK secrets.
+    pub(crate) kek: Arc<Kek>,
     pub(crate) tokens: TokenService,
     pub(crate) settings: CoreSettings,
     pub metrics: Arc<Metrics>,
@@ -114,7 +118,8 @@ impl Warden {
         settings: CoreSettings,
         metrics: Arc<Metrics>,
     ) -> Result<Self, DomainError> {
-        let keys = Arc::new(KeyRing::new(store.clone(), Arc::new(kek)));
+        let kek = Arc::new(kek);
+        let keys = Arc::new(KeyRing::new(store.clone(), kek.clone()));
         keys.init(settings.signing_alg, clock.now()).await?;
         let hasher = PasswordHasher::new(
             settings.hash_params,
@@ -138,6 +143,7 @@ impl Warden {
             clock,
             hasher,
             keys,
+            kek,
             tokens,
             settings,
             metrics,

@@ -14,6 +14,8 @@ pub enum Resource {
     Token,
     Domain,
     Project,
+    /// A permanent access key (AK/SK).
+    Credential,
 }
 
 impl Resource {
@@ -25,6 +27,7 @@ impl Resource {
             Resource::Token => "token",
             Resource::Domain => "domain",
             Resource::Project => "project",
+            Resource::Credential => "credential",
         }
     }
 }
@@ -48,6 +51,8 @@ pub enum FieldErrorKind {
     InvalidLogin,
     WeakPassword,
     InvalidPassword,
+    /// The object already holds as many of these as it may (a user's access keys).
+    QuotaReached,
 }
 
 impl FieldError {
@@ -73,6 +78,7 @@ impl FieldError {
             }
             FieldErrorKind::WeakPassword => "is too short or too common",
             FieldErrorKind::InvalidPassword => "is invalid",
+            FieldErrorKind::QuotaReached => "has reached its quota",
         };
         format!("'{}' {}", self.field, what)
     }

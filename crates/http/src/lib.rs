@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Request};
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use warden_core::Credential;
+use warden_core::aksk::{self, SignatureError};
+use warden_core::{Credential, Principal, SignedAuthError, Warden};
 
 /// The most a request body may hold; set per application, read by every body extractor.
 #[derive(Clone, Copy, Debug)]
@@ -215,14 +216,146 @@ pub fn token_header(
     }
 }
 
-/// The token a keystone or iam request carries: `X-Auth-Token`, or a Bearer token.
+/// The credential a keystone or iam request carries: the caller of a verified AK/SK signature
+/// (see [`signed_requests`]), else `X-Auth-Token`, else a Bearer token.
 pub fn keystone_credential(
     headers: &HeaderMap,
 ) -> Result<Option<Credential>, MalformedCredentials> {
+    if let Some(principal) = signed_caller() {
+        return Ok(Some(Credential::Signed(Box::new(principal))));
+    }
     if let Some(token) = token_header(headers, "x-auth-token")? {
         return Ok(Some(Credential::Token(token)));
     }
     Ok(bearer(headers)?.map(Credential::Token))
+}
+
+tokio::task_local! {
+    /// The caller of the request being served, when its AK/SK signature was verified.
+    static SIGNED_CALLER: Principal;
+}
+
+/// The caller whose signature [`signed_requests`] verified for the request being served.
+fn signed_caller() -> Option<Principal> {
+    SIGNED_CALLER.try_with(Principal::clone).ok()
+}
+
+/// What checking a request for an AK/SK signature found.
+pub enum SignatureCheck {
+    /// No `Authorization: SDK-HMAC-SHA256 …`: the request goes on as it came.
+    Unsigned(Request<Body>),
+    /// The signature verified: the request, its body restored, and its caller.
+    Signed(Request<Body>, Principal),
+}
+
+/// Why a signed request goes no further.
+#[derive(Debug)]
+pub enum SignatureRejection {
+    /// The body could not be read within the limit.
+    Body(BodyRejection),
+    /// The signature, its key or its user is not acceptable: 401 `APIGW.0301`.
+    Refused(SignatureError),
+    /// The check could not be made (store unavailable…).
+    Failed(warden_domain::DomainError),
+}
+
+/// Verifies an `Authorization: SDK-HMAC-SHA256 …` request over what was received: method,
+/// path and query as sent (before any router stripped a prefix), every header, the body bytes
+/// (read within the application's body limit, then put back for the handler).
+pub async fn check_signature(
+    warden: &Warden,
+    request: Request<Body>,
+) -> Result<SignatureCheck, SignatureRejection> {
+    let signed = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(aksk::parse_authorization)
+        .is_some();
+    if !signed {
+        return Ok(SignatureCheck::Unsigned(request));
+    }
+    let (parts, bytes) = read_body(request).await.map_err(SignatureRejection::Body)?;
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // HTTP/2 carries the host as `:authority`, which is not among the headers.
+    if !parts.headers.contains_key(header::HOST) {
+        if let Some(authority) = uri.authority() {
+            headers.push(("host".to_owned(), authority.as_str().to_owned()));
+        }
+    }
+    let method = parts.method.as_str().to_owned();
+    let signed_request = aksk::SignedRequest {
+        method: &method,
+        path: uri.path(),
+        query: uri.query(),
+        headers: &headers,
+        body: &bytes,
+    };
+    let principal = warden
+        .authenticate_signed(&signed_request)
+        .await
+        .map_err(|e| match e {
+            SignedAuthError::Refused(why) => SignatureRejection::Refused(why),
+            SignedAuthError::Failed(e) => SignatureRejection::Failed(e),
+        })?;
+    Ok(SignatureCheck::Signed(
+        Request::from_parts(parts, Body::from(bytes)),
+        principal,
+    ))
+}
+
+/// The answer to a refused signature, the API gateway's body:
+/// `{"error_msg", "error_code": "APIGW.0301", "request_id"}` with 401, whichever face.
+pub fn signature_refused(why: SignatureError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let detail = match why {
+        SignatureError::Expired => "signature expired",
+        SignatureError::Malformed | SignatureError::MissingDate | SignatureError::Mismatch => {
+            "verify aksk signature fail"
+        }
+    };
+    let body = serde_json::json!({
+        "error_msg": format!("Incorrect IAM authentication information: {detail}"),
+        "error_code": "APIGW.0301",
+        "request_id": current_request_id(),
+    });
+    (axum::http::StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+}
+
+/// Middleware of the keystone and iam faces: a request signed `SDK-HMAC-SHA256` is verified
+/// before it is routed on, and its handler then sees the key's user as its caller (through
+/// [`keystone_credential`]) whatever token headers it also carries. A refused signature is
+/// answered here with 401 `APIGW.0301`; an unreadable body in the face's error body `E`.
+pub async fn signed_requests<E>(
+    axum::extract::State(warden): axum::extract::State<std::sync::Arc<Warden>>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response
+where
+    E: axum::response::IntoResponse + From<BodyRejection> + From<warden_domain::DomainError>,
+{
+    match check_signature(&warden, request).await {
+        Ok(SignatureCheck::Unsigned(request)) => next.run(request).await,
+        Ok(SignatureCheck::Signed(request, principal)) => {
+            SIGNED_CALLER.scope(principal, next.run(request)).await
+        }
+        Err(SignatureRejection::Refused(why)) => signature_refused(why),
+        Err(SignatureRejection::Body(rejection)) => E::from(rejection).into_response(),
+        Err(SignatureRejection::Failed(e)) => E::from(e).into_response(),
+    }
 }
 
 /// The request id the application assigned (also sent back in `X-Request-Id`).

@@ -11,7 +11,7 @@ use warden_domain::{
     AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
     TenantKind, Timestamp, User, UserId,
 };
-use warden_store::{BootstrapPlan, KeyState, SigningKeyRecord, Store, StoreError};
+use warden_store::{BootstrapPlan, CredentialStore, KeyState, SigningKeyRecord, Store, StoreError};
 
 use super::*;
 
@@ -981,4 +981,94 @@ async fn failed_logins_are_counted_in_a_window_and_cleared() {
         .unwrap()
         .failures;
     assert_eq!(failures.count, 0);
+}
+
+#[tokio::test]
+async fn nodes_creating_access_keys_for_one_user_together_stay_within_the_quota() {
+    let Some((db, first, plan)) = bootstrapped().await else {
+        return;
+    };
+    drop(first);
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(PostgresStore::open(&db.url, 2).await.unwrap()));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let user = plan.admin.id;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&stores[i % stores.len()]);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                let record = warden_store::CredentialRecord {
+                    access_key: format!("AK{i:018}"),
+                    user_id: user,
+                    status: warden_store::CredentialStatus::Active,
+                    description: String::new(),
+                    created_at: now(),
+                };
+                barrier.wait().await;
+                store.insert_credential(&record, b"sealed", &sys()).await
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => {}
+            Err(StoreError::Conflict("credential_quota")) => refused += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(refused, 6);
+    let held = stores[0].credentials_of_user(user).await.unwrap();
+    assert_eq!(held.len(), 2);
+    let (record, sealed) = stores[0]
+        .get_credential(&held[0].access_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record, held[0]);
+    assert_eq!(sealed, b"sealed");
+    // A change and a deletion each leave one event in the user's tenant.
+    let patch = warden_store::CredentialPatch {
+        status: Some(warden_store::CredentialStatus::Inactive),
+        description: None,
+    };
+    let changed = stores[0]
+        .update_credential(&record.access_key, &patch, &sys())
+        .await
+        .unwrap();
+    assert_eq!(changed.status, warden_store::CredentialStatus::Inactive);
+    stores[0]
+        .delete_credential(&record.access_key, &sys())
+        .await
+        .unwrap();
+    assert!(matches!(
+        stores[0]
+            .delete_credential(&record.access_key, &sys())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let mut conn = db.connect().await;
+    let events: Vec<(String, uuid::Uuid)> = sqlx::query_as(
+        "SELECT action, tenant_id FROM audit_events WHERE object_type = 'credential' \
+         AND object_id = $1 ORDER BY seq",
+    )
+    .bind(&record.access_key)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let root = plan.root.id.uuid();
+    assert_eq!(
+        events,
+        vec![
+            ("create".to_owned(), root),
+            ("update".to_owned(), root),
+            ("delete".to_owned(), root)
+        ]
+    );
+    drop(conn);
+    drop(stores);
+    db.drop_db().await;
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod clients;
+mod credentials;
 mod directory;
 mod policies;
 mod rows;

@@ -73,6 +73,8 @@ pub enum ObjectType {
     Client,
     /// The set of access policies held by one user or API client (the object id is theirs).
     Policies,
+    /// A user's permanent access key (the object id is the access key id).
+    Credential,
 }
 
 impl ObjectType {
@@ -82,6 +84,7 @@ impl ObjectType {
             ObjectType::User => "user",
             ObjectType::Client => "client",
             ObjectType::Policies => "access_policies",
+            ObjectType::Credential => "credential",
         }
     }
 }

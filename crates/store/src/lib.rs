@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod clients;
+mod credentials;
 mod directory;
 pub mod paths;
 mod policies;
@@ -10,6 +11,9 @@ mod tenants;
 
 pub use audit::{Actor, Audit, AuditEvent, AuditQuery, AuditStore, Change, ObjectType};
 pub use clients::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRecord};
+pub use credentials::{
+    CredentialPatch, CredentialRecord, CredentialStatus, CredentialStore, MAX_CREDENTIALS_PER_USER,
+};
 pub use directory::{DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
 pub use policies::{PolicyStore, SearchHit, SearchObject};
 pub use tenants::TenantStore;
@@ -117,7 +121,15 @@ pub struct LoginFailures {
 #[async_trait]
 /// The whole store: the core operations here, and one trait per resource family.
 pub trait Store:
-    TenantStore + ClientStore + DirectoryStore + PolicyStore + AuditStore + Send + Sync + 'static
+    TenantStore
+    + ClientStore
+    + CredentialStore
+    + DirectoryStore
+    + PolicyStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<(), StoreError>;

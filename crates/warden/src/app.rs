@@ -413,8 +413,8 @@ pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .nest("/api/2", warden_api_account::router())
-        .nest("/v3", warden_api_keystone::router())
-        .nest("/v3.0", warden_api_iam::router())
+        .nest("/v3", warden_api_keystone::router(warden.clone()))
+        .nest("/v3.0", warden_api_iam::router(warden.clone()))
         .fallback(warden_api_keystone::fallback)
         .layer(middleware::from_fn_with_state(
             warden.clone(),

@@ -24,7 +24,8 @@ fn compat_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../compat")
 }
 
-async fn run(script: &str) {
+/// Runs a script against a fresh application; returns what it printed.
+async fn run(script: &str) -> String {
     let app = TestApp::spawn().await;
     let python = python();
     let out = tokio::task::spawn_blocking({
@@ -53,6 +54,7 @@ async fn run(script: &str) {
         "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     println!("{stdout}");
+    stdout.into_owned()
 }
 
 #[tokio::test]
@@ -68,4 +70,22 @@ async fn seed_004_replayed_with_curl() {
 #[tokio::test]
 async fn seed_004_through_the_official_huawei_sdk() {
     run("sdk_iam.py").await;
+}
+
+#[tokio::test]
+async fn access_keys_through_the_official_huawei_sdk_token_and_signed() {
+    let out = run("sdk_aksk.py").await;
+    for line in [
+        "create_permanent_access_key: 201 status=active access_len=20 secret_len=40",
+        "list_permanent_access_keys (token): 200 count=1 has_secret=False",
+        "show_user (signed): 200 name_matches=True",
+        "list_permanent_access_keys (signed): 200 count=1",
+        "wrong secret: ClientRequestException 401 APIGW.0301",
+        "sdk aksk: ok",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod clients;
 mod compat;
 mod concurrency;
 mod crash;
+mod credentials;
 mod directory;
 mod enumeration;
 mod fuzz_parsers;
