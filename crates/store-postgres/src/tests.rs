@@ -266,7 +266,7 @@ async fn migrations_apply_and_match_the_sqlite_backend() {
     for name in [
         "tenants_parent",
         "tenants_domain_name",
-        "users_tenant",
+        "users_tenant_login",
         "api_clients_tenant",
         "access_policies_tenant",
     ] {
