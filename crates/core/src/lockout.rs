@@ -23,7 +23,7 @@ use warden_domain::{DomainError, Resource, Timestamp, UserId};
 use warden_store::LoginFailures;
 
 use crate::auth::Principal;
-use crate::{store_error, store_error_for, Warden};
+use crate::{store_error_for, Warden};
 
 #[derive(Clone, Copy, Debug)]
 pub struct LockoutPolicy {
@@ -240,9 +240,9 @@ impl Warden {
             return Err(DomainError::Forbidden);
         }
         self.store
-            .clear_login_failures(id)
+            .unlock_user(id, &self.audit_by(principal))
             .await
-            .map_err(store_error)?;
+            .map_err(store_error_for(Resource::User))?;
         tracing::info!(target: "audit", action = "login_unlocked", user_id = %id, "password lockout cleared");
         Ok(())
     }

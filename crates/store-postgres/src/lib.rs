@@ -652,6 +652,28 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn unlock_user(&self, id: UserId, audit: &Audit) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let tenant: Option<uuid::Uuid> = sqlx::query_scalar(
+            "UPDATE users SET login_failures = 0 WHERE id = $1 RETURNING tenant_id",
+        )
+        .bind(id.uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let tenant = tenant
+            .map(TenantId::from_uuid)
+            .ok_or(StoreError::NotFound)?;
+        audit::record(
+            &mut tx,
+            audit,
+            Change::new(ObjectType::User, id, tenant, "unlock"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE users SET login_failures = login_failures - 1 WHERE id = $1 AND login_failures > 0",

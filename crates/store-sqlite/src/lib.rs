@@ -566,6 +566,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn unlock_user(&self, id: UserId, audit: &Audit) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let tenant: Option<String> = sqlx::query_scalar(
+            "UPDATE users SET login_failures = 0 WHERE id = ? RETURNING tenant_id",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let tenant = tenant
+            .and_then(|t| TenantId::parse(&t))
+            .ok_or(StoreError::NotFound)?;
+        audit::record(
+            &mut tx,
+            audit,
+            Change::new(ObjectType::User, id, tenant, "unlock"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE users SET login_failures = login_failures - 1 WHERE id = ? AND login_failures > 0",

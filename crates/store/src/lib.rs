@@ -228,6 +228,10 @@ pub trait Store:
     /// Forgets the failed attempts of an account (a successful login, or an unlock).
     async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError>;
 
+    /// An administrator ends an account's lockout: its failures are forgotten, and the unlock
+    /// is recorded in the audit trail. `NotFound` when the user is gone.
+    async fn unlock_user(&self, id: UserId, audit: &Audit) -> Result<(), StoreError>;
+
     /// Takes back one counted failure: the attempt turned out to carry the right password
     /// while the account was waiting.
     async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError>;

@@ -147,11 +147,48 @@ async fn an_administrator_unlocks_at_once_and_others_cannot() {
         .await
         .unwrap();
     assert_eq!(account_error(r, StatusCode::NOT_FOUND).await, 404);
+    let trail = |token: String| {
+        app.http
+            .get(app.at(&format!("/api/2/audit_events?object_id={id}")))
+            .bearer_auth(token)
+            .send()
+    };
+    let unlocks = |events: Value| {
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "unlock")
+            .count()
+    };
+    let before: Value = trail(app.client_token().await)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unlocks(before), 0, "a refused unlock was recorded");
     assert_eq!(
         unlock(app.client_token().await).await.unwrap().status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(grant(&app, "locked", USER_PASSWORD).await.0, StatusCode::OK);
+    // The unlock is in the audit trail, with the administrator who made it.
+    let after: Value = trail(app.client_token().await)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "unlock")
+        .cloned()
+        .expect("an unlock event");
+    assert_eq!(event["actor_id"], app.client_id.as_str());
+    assert_eq!(unlocks(after), 1);
 }
 
 #[tokio::test]
