@@ -108,39 +108,34 @@ impl Warden {
         claims: Arc<Claims>,
     ) -> Result<Principal, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
-        // The token, and every token it was exchanged from, must still stand.
-        for jti in claims
+        // The token, and every token it was exchanged from, must still stand; the subject is
+        // read in the same round trip.
+        let jtis: Vec<String> = claims
             .derived_from
             .iter()
             .chain(std::iter::once(&claims.jti))
-        {
-            if self
-                .store
-                .is_token_revoked(jti)
-                .await
-                .map_err(store_error)?
-            {
-                return Err(invalid);
-            }
-        }
+            .cloned()
+            .collect();
         let principal = match claims.subject()? {
             Subject::User(id) => {
-                let user = match self.store.get_user(id).await {
-                    Ok(user) => user,
-                    Err(warden_store::StoreError::NotFound) => return Err(invalid),
-                    Err(e) => return Err(store_error(e)),
-                };
+                let user = self
+                    .store
+                    .token_user(&jtis, id)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| invalid.clone())?;
                 if !user.enabled || claims.issued_at() < user.tokens_not_before {
                     return Err(invalid);
                 }
                 self.principal_for_user(user, Some(claims)).await?
             }
             Subject::Client(id) => {
-                let client = match self.store.get_client(id).await {
-                    Ok(client) => client,
-                    Err(warden_store::StoreError::NotFound) => return Err(invalid),
-                    Err(e) => return Err(store_error(e)),
-                };
+                let client = self
+                    .store
+                    .token_client(&jtis, id)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| invalid.clone())?;
                 if !client.enabled || claims.issued_at() < client.tokens_not_before {
                     return Err(invalid);
                 }

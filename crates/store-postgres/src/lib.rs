@@ -607,6 +607,38 @@ impl Store for PostgresStore {
         Ok(row.is_some())
     }
 
+    async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.uuid())
+            .bind(jtis)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn token_client(
+        &self,
+        jtis: &[String],
+        id: ClientId,
+    ) -> Result<Option<ApiClient>, StoreError> {
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.uuid())
+            .bind(jtis)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| client_from_row(&r)).transpose()
+    }
+
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",

@@ -523,6 +523,38 @@ impl Store for SqliteStore {
         Ok(row.is_some())
     }
 
+    async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
+        // The ids travel as one JSON array; `json_each` unpacks it for the primary-key probes.
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND NOT EXISTS \
+             (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(json_list(jtis))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn token_client(
+        &self,
+        jtis: &[String],
+        id: ClientId,
+    ) -> Result<Option<ApiClient>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM api_clients WHERE id = ? AND NOT EXISTS \
+             (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(id.to_string())
+        .bind(json_list(jtis))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.map(|r| client_from_row(&r)).transpose()
+    }
+
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
         sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
             .bind(jti)

@@ -210,6 +210,18 @@ pub trait Store:
     ) -> Result<(), StoreError>;
 
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// The user a token names, read together with the token's revocation in one round trip:
+    /// `None` when the user is gone or any of `jtis` (the token's id, and those of the tokens
+    /// it was exchanged from) is revoked.
+    async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The API client a token names, as [`Store::token_user`] reads a user.
+    async fn token_client(
+        &self,
+        jtis: &[String],
+        id: ClientId,
+    ) -> Result<Option<ApiClient>, StoreError>;
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError>;
 
     /// Deletes revocations of tokens that have expired anyway. Safe to run on every node at
