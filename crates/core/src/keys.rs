@@ -6,12 +6,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING,
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+    RSA_PKCS1_SHA256,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::json;
 use warden_domain::{DomainError, Timestamp};
 use warden_store::{KeyState, SigningKeyRecord, Store};
@@ -54,14 +56,51 @@ impl SigningAlg {
     }
 }
 
-/// A key ready for use: decrypted once at load time.
+/// A key ready for use: decrypted and parsed once at load time, so that signing a token costs
+/// the signature alone (parsing and checking an RSA private key costs more than signing).
 pub struct LoadedKey {
     pub kid: String,
     pub alg: Algorithm,
     pub state: KeyState,
-    pub encoding: EncodingKey,
+    signer: Signer,
     pub decoding: DecodingKey,
     pub jwk: serde_json::Value,
+}
+
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+impl LoadedKey {
+    /// The JWS signature of `message` (`<header>.<payload>`) with this key: RSASSA-PKCS1-v1_5
+    /// SHA-256, ECDSA P-256 SHA-256 as the fixed-length `r || s`, or Ed25519.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DomainError> {
+        let failed = |_| {
+            tracing::error!(kid = %self.kid, "signing with a loaded key failed");
+            DomainError::Internal
+        };
+        match &self.signer {
+            Signer::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed)?;
+                Ok(signature)
+            }
+            Signer::Ecdsa(pair) => Ok(pair
+                .sign(&SystemRandom::new(), message)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec()),
+            Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -238,24 +277,26 @@ fn load(record: &SigningKeyRecord, kek: &Kek) -> Result<LoadedKey, DomainError> 
             .map(str::to_owned)
             .ok_or(DomainError::Internal)
     };
-    let (encoding, decoding) = match alg {
-        SigningAlg::Rs256 => {
-            // jsonwebtoken takes PKCS#1; the stored form is PKCS#8, which wraps it.
-            let info = pkcs8::PrivateKeyInfo::try_from(pkcs8.as_slice())
-                .map_err(|_| DomainError::Internal)?;
-            (
-                EncodingKey::from_rsa_der(info.private_key),
-                DecodingKey::from_rsa_components(&jwk_str("n")?, &jwk_str("e")?)
-                    .map_err(|_| DomainError::Internal)?,
-            )
-        }
+    let unusable = |_| {
+        tracing::error!(kid = %record.kid, "a stored signing key does not parse");
+        DomainError::Internal
+    };
+    let (signer, decoding) = match alg {
+        SigningAlg::Rs256 => (
+            Signer::Rsa(RsaKeyPair::from_pkcs8(&pkcs8).map_err(unusable)?),
+            DecodingKey::from_rsa_components(&jwk_str("n")?, &jwk_str("e")?)
+                .map_err(|_| DomainError::Internal)?,
+        ),
         SigningAlg::Es256 => (
-            EncodingKey::from_ec_der(&pkcs8),
+            Signer::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+                    .map_err(unusable)?,
+            ),
             DecodingKey::from_ec_components(&jwk_str("x")?, &jwk_str("y")?)
                 .map_err(|_| DomainError::Internal)?,
         ),
         SigningAlg::EdDsa => (
-            EncodingKey::from_ed_der(&pkcs8),
+            Signer::Ed25519(Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(unusable)?),
             DecodingKey::from_ed_components(&jwk_str("x")?).map_err(|_| DomainError::Internal)?,
         ),
     };
@@ -263,7 +304,7 @@ fn load(record: &SigningKeyRecord, kek: &Kek) -> Result<LoadedKey, DomainError> 
         kid: record.kid.clone(),
         alg: alg.jwt(),
         state: record.state,
-        encoding,
+        signer,
         decoding,
         jwk: record.public_jwk.clone(),
     })

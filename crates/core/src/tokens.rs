@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use warden_domain::{AuthFailure, ClientId, DomainError, Timestamp, UserId};
 
 use crate::clock::Clock;
-use crate::keys::KeyRing;
+use crate::keys::{KeyRing, LoadedKey};
 use crate::secrets::random_bytes;
 
 /// Tokens longer than this are refused before any parsing. Ours are well under 2 KiB.
@@ -244,10 +246,7 @@ impl TokenService {
         let mut header = Header::new(key.alg);
         header.typ = Some("JWT".to_owned());
         header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(|e| {
-            tracing::error!(error = %e, "signing a token failed");
-            DomainError::Internal
-        })?;
+        let token = compact_jws(&header, &claims, &key)?;
         Ok(IssuedToken { token, claims })
     }
 
@@ -301,4 +300,19 @@ impl TokenService {
         self.cache.insert(fingerprint, claims.clone());
         Ok(claims)
     }
+}
+
+/// The compact serialisation of a JWS (RFC 7515 §7.1): `<header>.<claims>.<signature>`, each
+/// part base64url without padding, signed with the key as parsed at load time. Verification
+/// reads these tokens back through `jsonwebtoken`.
+fn compact_jws(header: &Header, claims: &Claims, key: &LoadedKey) -> Result<String, DomainError> {
+    let header = serde_json::to_vec(header).map_err(|_| DomainError::Internal)?;
+    let claims = serde_json::to_vec(claims).map_err(|_| DomainError::Internal)?;
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(claims));
+    let signature = key.sign(token.as_bytes())?;
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    Ok(token)
 }
