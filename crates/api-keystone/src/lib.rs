@@ -29,6 +29,8 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
         .route("/auth/domains", get(auth_scopes::domains))
         .route("/auth/projects", get(auth_scopes::projects))
         .route("/auth/catalog", get(auth_scopes::service_catalog))
+        .route("/users", get(users::list))
+        .route("/users/{user_id}", get(users::show))
         .route("/users/{user_id}/password", post(users::change_password))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)

@@ -1,12 +1,14 @@
-//! `/v3/users`: what a user does to their own account.
+//! `/v3/users`: reading users, and what a user does to their own account.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{OriginalUri, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
 use serde::Deserialize;
+use serde_json::{json, Value};
 use warden_core::Warden;
-use warden_domain::{DomainError, FieldErrorKind};
+use warden_domain::{DomainError, FieldErrorKind, Tenant, User};
 
 use crate::error::KeystoneError;
 use crate::tokens::caller_credential;
@@ -44,4 +46,89 @@ pub async fn change_password(
         .change_own_password(&caller, &user_id, &original, &new)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user in Keystone's shape.
+fn user_json(public_url: &str, user: &User, domain: &Tenant) -> Value {
+    let id = user.id.simple();
+    let mut body = json!({
+        "id": id,
+        "name": user.login.as_str(),
+        "domain_id": domain.id.simple(),
+        "enabled": user.enabled,
+        "password_expires_at": null,
+        "options": {},
+        "links": { "self": format!("{public_url}/v3/users/{id}") },
+    });
+    if let Some(email) = &user.contact.email {
+        body["email"] = json!(email.as_str());
+    }
+    if !user.description.is_empty() {
+        body["description"] = json!(user.description);
+    }
+    body
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    domain_id: Option<String>,
+    name: Option<String>,
+    enabled: Option<String>,
+}
+
+/// `GET /v3/users` with the `domain_id`, `name` and `enabled` filters.
+pub async fn list(
+    State(warden): State<Arc<Warden>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<Value>, KeystoneError> {
+    let caller = warden.authenticate(&caller_credential(&headers)?).await?;
+    let query: ListQuery = warden_http::parse_query(uri.0.query())
+        .map_err(|_| DomainError::invalid("query", FieldErrorKind::Invalid))?;
+    let enabled = match query
+        .enabled
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => None,
+        Some("true" | "1" | "yes") => Some(true),
+        Some("false" | "0" | "no") => Some(false),
+        Some(_) => return Err(DomainError::invalid("enabled", FieldErrorKind::Invalid).into()),
+    };
+    let (users, truncated) = warden
+        .keystone_list_users(
+            &caller,
+            query.domain_id.as_deref(),
+            query.name.as_deref(),
+            enabled,
+        )
+        .await?;
+    let public_url = &warden.settings().public_url;
+    let users: Vec<Value> = users
+        .iter()
+        .map(|(user, domain)| user_json(public_url, user, domain))
+        .collect();
+    let mut body = json!({
+        "users": users,
+        "links": { "self": format!("{public_url}/v3/users"), "previous": null, "next": null },
+    });
+    if truncated {
+        body["truncated"] = json!(true);
+    }
+    Ok(Json(body))
+}
+
+/// `GET /v3/users/{user_id}`.
+pub async fn show(
+    State(warden): State<Arc<Warden>>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, KeystoneError> {
+    let caller = warden.authenticate(&caller_credential(&headers)?).await?;
+    let (user, domain) = warden.keystone_show_user(&caller, &user_id).await?;
+    let public_url = &warden.settings().public_url;
+    Ok(Json(
+        json!({ "user": user_json(public_url, &user, &domain) }),
+    ))
 }

@@ -138,6 +138,75 @@ impl Warden {
         Ok(found)
     }
 
+    /// `GET /v3/users`: the users the caller may read — of one domain (by id, `default`
+    /// included) when asked, that is whose nearest domain it is — with one name (logins are
+    /// case-insensitive) and enabled or not, as asked; each with its domain. At most
+    /// `MAX_PAGE_SIZE` users; the flag tells whether there were more.
+    pub async fn keystone_list_users(
+        &self,
+        principal: &Principal,
+        domain_id: Option<&str>,
+        name: Option<&str>,
+        enabled: Option<bool>,
+    ) -> Result<(Vec<(User, Tenant)>, bool), DomainError> {
+        let domain = match domain_id {
+            Some(raw) => match self.domain(&NameOrId::Id(raw.to_owned())).await? {
+                Some(domain) => Some(domain),
+                // An unknown domain holds no users.
+                None => return Ok((Vec::new(), false)),
+            },
+            None => None,
+        };
+        let filters =
+            crate::directory::UserFilters::new(None, None, domain.as_ref().map(|d| d.id), None)
+                .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let page = self
+            .list_users(
+                principal,
+                crate::directory::UserListing {
+                    filters,
+                    limit: Some(crate::directory::MAX_PAGE_SIZE),
+                    after: None,
+                },
+            )
+            .await?;
+        let wanted_name = name.map(str::to_lowercase);
+        let mut domains: std::collections::HashMap<TenantId, Tenant> =
+            std::collections::HashMap::new();
+        let mut found = Vec::new();
+        for user in page.users {
+            if wanted_name.as_ref().is_some_and(|n| user.login.key() != *n)
+                || enabled.is_some_and(|e| user.enabled != e)
+            {
+                continue;
+            }
+            let user_domain = match domains.get(&user.tenant_id) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = self.domain_of(user.tenant_id).await?;
+                    domains.insert(user.tenant_id, d.clone());
+                    d
+                }
+            };
+            if domain.as_ref().is_some_and(|d| d.id != user_domain.id) {
+                continue;
+            }
+            found.push((user, user_domain));
+        }
+        Ok((found, page.after.is_some()))
+    }
+
+    /// `GET /v3/users/{id}`: a user the caller may read, with their domain.
+    pub async fn keystone_show_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+    ) -> Result<(User, Tenant), DomainError> {
+        let user = self.get_user(principal, raw_id).await?;
+        let domain = self.domain_of(user.tenant_id).await?;
+        Ok((user, domain))
+    }
+
     /// `POST /v3/auth/tokens` with the `password` method.
     pub async fn keystone_password_auth(
         &self,

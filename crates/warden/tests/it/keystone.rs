@@ -465,3 +465,126 @@ async fn auth_domains_projects_and_catalog_list_what_the_token_may_scope_to() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn users_are_listed_with_filters_and_shown_to_those_who_may_read_them() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_active_user("alice").await;
+    let bob = app.create_active_user("bob").await;
+    let admin = app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    let get = |path: String, token: Option<String>| {
+        let mut request = app.http.get(app.at(&path));
+        if let Some(token) = token {
+            request = request.header("X-Auth-Token", token);
+        }
+        request.send()
+    };
+    let names = |body: &Value| -> Vec<String> {
+        let mut names: Vec<String> = body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let root = app.root_tenant_id().await.replace('-', "");
+
+    let r = get("/v3/users".to_owned(), Some(admin.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(names(&body), ["admin", "alice", "bob"]);
+    let alice_json = body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "alice")
+        .unwrap()
+        .clone();
+    assert_eq!(alice_json["id"], alice.replace('-', "").as_str());
+    assert_eq!(alice_json["domain_id"], root.as_str());
+    assert_eq!(alice_json["enabled"], true);
+    assert_eq!(alice_json["email"], "alice@example.com");
+
+    // Filters: by name (logins are case-insensitive), by domain (its id, or `default`), by
+    // enabled; an unknown domain holds nobody.
+    for (query, expected) in [
+        ("?name=ALICE", vec!["alice"]),
+        ("?name=nobody", vec![]),
+        ("?domain_id=default", vec!["admin", "alice", "bob"]),
+        (
+            &format!("?domain_id={root}") as &str,
+            vec!["admin", "alice", "bob"],
+        ),
+        ("?domain_id=0123456789abcdef0123456789abcdef", vec![]),
+        ("?enabled=true&name=bob", vec!["bob"]),
+        ("?enabled=false", vec![]),
+    ] {
+        let body: Value = get(format!("/v3/users{query}"), Some(admin.clone()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(names(&body), expected, "{query}");
+    }
+    let r = get("/v3/users?enabled=maybe".to_owned(), Some(admin.clone()))
+        .await
+        .unwrap();
+    keystone_error(r, StatusCode::BAD_REQUEST).await;
+
+    // One user: themself, or an administrator; not another plain user.
+    let alice_token = app.keystone_token("alice", USER_PASSWORD).await;
+    let keystone_alice = alice.replace('-', "");
+    let r = get(
+        format!("/v3/users/{keystone_alice}"),
+        Some(alice_token.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["user"]["name"], "alice");
+    assert_eq!(
+        body["user"]["links"]["self"],
+        app.at(&format!("/v3/users/{keystone_alice}")).as_str()
+    );
+    let r = get(
+        format!("/v3/users/{}", bob.replace('-', "")),
+        Some(alice_token.clone()),
+    )
+    .await
+    .unwrap();
+    keystone_error(r, StatusCode::FORBIDDEN).await;
+    let r = get(
+        format!("/v3/users/{}", bob.replace('-', "")),
+        Some(admin.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = get(
+        "/v3/users/0123456789abcdef0123456789abcdef".to_owned(),
+        Some(admin.clone()),
+    )
+    .await
+    .unwrap();
+    keystone_error(r, StatusCode::NOT_FOUND).await;
+    // A plain user's listing holds only themself.
+    let body: Value = get("/v3/users".to_owned(), Some(alice_token))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&body), ["alice"]);
+    for path in [
+        "/v3/users".to_owned(),
+        format!("/v3/users/{keystone_alice}"),
+    ] {
+        keystone_error(get(path, None).await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    }
+}
