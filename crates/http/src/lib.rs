@@ -379,13 +379,18 @@ pub async fn scope_request(
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let forwarded_for = request
+    // Every `X-Forwarded-For` line, in order: a proxy may add its own line rather than extend
+    // the client's, and the hop it appends is the one to believe.
+    let forwarded_for: Vec<&str> = request
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded_for = (!forwarded_for.is_empty()).then(|| forwarded_for.join(","));
     let context = warden_core::request::RequestContext {
         id: request_id(request.headers()),
-        source: warden.client_address(peer, forwarded_for),
+        source: warden.client_address(peer, forwarded_for.as_deref()),
     };
     warden_core::request::in_request(context, next.run(request)).await
 }

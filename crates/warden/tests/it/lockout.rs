@@ -336,4 +336,32 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
             .0,
         StatusCode::OK
     );
+
+    // A proxy that adds its own `X-Forwarded-For` line: the client's own line, whatever it
+    // says, does not hide the address the proxy appended.
+    let two_lines = |spoofed: String, password: &'static str| {
+        app.http
+            .post(app.at("/api/2/idp/token"))
+            .header("X-Forwarded-For", spoofed)
+            .header("X-Forwarded-For", "203.0.113.77")
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", password),
+            ])
+            .send()
+    };
+    for i in 0..3 {
+        two_lines(format!("198.51.100.{i}"), "wrong-password")
+            .await
+            .unwrap();
+    }
+    let r = two_lines("198.51.100.200".to_owned(), USER_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "a second X-Forwarded-For line escaped the throttle"
+    );
 }
