@@ -140,19 +140,20 @@ impl SourceThrottle {
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         let key = Self::key(source);
         if !sources.contains_key(&key) && sources.len() >= self.capacity {
-            // Full: forget the sources whose window has passed; if that frees nothing, the
-            // oldest windows go, so the map never grows past its bound.
+            // Full: forget the sources whose window has passed; if that frees too little, the
+            // oldest tenth of the windows goes in one pass, so a flood of new addresses costs
+            // one scan per tenth of the table, not one per address.
             let window = self.policy.window_seconds;
             sources.retain(|_, f| f.window_start.plus_seconds(window) > now);
-            while sources.len() >= self.capacity {
-                let Some(oldest) = sources
-                    .iter()
-                    .min_by_key(|(_, f)| f.window_start)
-                    .map(|(k, _)| *k)
-                else {
-                    break;
-                };
-                sources.remove(&oldest);
+            if sources.len() >= self.capacity {
+                let mut starts: Vec<Timestamp> = sources.values().map(|f| f.window_start).collect();
+                let cut = starts.len() / 10;
+                let (_, &mut oldest_kept, _) = starts.select_nth_unstable(cut);
+                sources.retain(|_, f| f.window_start >= oldest_kept);
+                // Ties at the cut all stay; drop them too if they alone fill the table.
+                if sources.len() >= self.capacity {
+                    sources.retain(|_, f| f.window_start > oldest_kept);
+                }
             }
         }
         let next = self
