@@ -172,10 +172,22 @@ impl Warden {
     /// Checks a login and password. Unknown users, users without a password, disabled users
     /// and wrong passwords are indistinguishable to the caller, in body and in time.
     pub async fn password_login(&self, login: &str, password: &str) -> Result<User, DomainError> {
+        self.password_login_in(login, password, None).await
+    }
+
+    /// `password_login` of a user who must belong to the domain `domain` (Keystone names a
+    /// user by name and domain). A user of another domain is an unknown user: the dummy hash
+    /// is verified and nothing about the account is written.
+    pub(crate) async fn password_login_in(
+        &self,
+        login: &str,
+        password: &str,
+        domain: Option<warden_domain::TenantId>,
+    ) -> Result<User, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
         let password = Password::for_login(password).ok_or_else(|| invalid.clone())?;
         let key = Login::parse("username", login).map(|l| l.key()).ok();
-        let creds = match &key {
+        let mut creds = match &key {
             Some(key) => self
                 .store
                 .user_credentials_by_login(key)
@@ -183,6 +195,11 @@ impl Warden {
                 .map_err(store_error)?,
             None => None,
         };
+        if let (Some(found), Some(domain)) = (&creds, domain) {
+            if self.domain_of(found.user.tenant_id).await?.id != domain {
+                creds = None;
+            }
+        }
         self.check_password(creds, &password).await
     }
 
@@ -249,6 +266,10 @@ impl Warden {
             return Err(invalid);
         }
         if !creds.user.enabled {
+            // As for a lock: the right password of a disabled account is not held against it.
+            if let Err(e) = self.store.forgive_login_failure(creds.user.id).await {
+                tracing::warn!(error = %e, "taking back a counted failure failed");
+            }
             return Err(invalid);
         }
         if let Err(e) = self.store.clear_login_failures(creds.user.id).await {

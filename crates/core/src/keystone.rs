@@ -221,12 +221,12 @@ impl Warden {
                 self.password_login_by_id(id, password).await?
             }
             UserRef::Name { name, domain } => {
-                let user = self.password_login(name, password).await?;
-                let wanted = self.domain(domain).await?.ok_or_else(|| invalid.clone())?;
-                if self.domain_of(user.tenant_id).await?.id != wanted.id {
-                    return Err(invalid);
-                }
-                user
+                // An unknown domain holds no user: the name is checked as an unknown user's.
+                let wanted = self
+                    .domain(domain)
+                    .await?
+                    .map_or_else(TenantId::new_random, |d| d.id);
+                self.password_login_in(name, password, Some(wanted)).await?
             }
         };
         let policies = self
