@@ -157,43 +157,87 @@ impl Warden {
             },
             None => None,
         };
-        let filters =
-            crate::directory::UserFilters::new(None, None, domain.as_ref().map(|d| d.id), None)
-                .map_err(|e| DomainError::Invalid(vec![e]))?;
-        let page = self
-            .list_users(
-                principal,
-                crate::directory::UserListing {
-                    filters,
-                    limit: Some(crate::directory::MAX_PAGE_SIZE),
-                    after: None,
-                },
-            )
-            .await?;
-        let wanted_name = name.map(str::to_lowercase);
+        let limit = crate::directory::MAX_PAGE_SIZE;
         let mut domains: std::collections::HashMap<TenantId, Tenant> =
             std::collections::HashMap::new();
         let mut found = Vec::new();
-        for user in page.users {
-            if wanted_name.as_ref().is_some_and(|n| user.login.key() != *n)
-                || enabled.is_some_and(|e| user.enabled != e)
-            {
-                continue;
-            }
-            let user_domain = match domains.get(&user.tenant_id) {
-                Some(d) => d.clone(),
+        // A name names at most one user (logins are unique): it is looked up through its
+        // index. Otherwise pages are read until `limit` users pass the filters, so a filter
+        // never hides users that lie beyond a first page.
+        let mut after: Option<String> = None;
+        loop {
+            let (users, next) = match name {
+                Some(name) => (self.readable_user_by_login(principal, name).await?, None),
                 None => {
-                    let d = self.domain_of(user.tenant_id).await?;
-                    domains.insert(user.tenant_id, d.clone());
-                    d
+                    let filters = crate::directory::UserFilters::new(
+                        None,
+                        None,
+                        domain.as_ref().map(|d| d.id),
+                        None,
+                    )
+                    .map_err(|e| DomainError::Invalid(vec![e]))?;
+                    let page = self
+                        .list_users(
+                            principal,
+                            crate::directory::UserListing {
+                                filters,
+                                limit: Some(limit),
+                                after: after.take(),
+                            },
+                        )
+                        .await?;
+                    (page.users, page.after)
                 }
             };
-            if domain.as_ref().is_some_and(|d| d.id != user_domain.id) {
-                continue;
+            for user in users {
+                if enabled.is_some_and(|e| user.enabled != e) {
+                    continue;
+                }
+                let user_domain = match domains.get(&user.tenant_id) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = self.domain_of(user.tenant_id).await?;
+                        domains.insert(user.tenant_id, d.clone());
+                        d
+                    }
+                };
+                if domain.as_ref().is_some_and(|d| d.id != user_domain.id) {
+                    continue;
+                }
+                if found.len() == limit {
+                    return Ok((found, true));
+                }
+                found.push((user, user_domain));
             }
-            found.push((user, user_domain));
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok((found, false)),
+            }
         }
-        Ok((found, page.after.is_some()))
+    }
+
+    /// The user with this login, if there is one and the caller may read it.
+    async fn readable_user_by_login(
+        &self,
+        principal: &Principal,
+        login: &str,
+    ) -> Result<Vec<User>, DomainError> {
+        let Ok(login) = warden_domain::Login::parse("name", login) else {
+            return Ok(Vec::new());
+        };
+        let Some(creds) = self
+            .store
+            .user_credentials_by_login(&login.key())
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(Vec::new());
+        };
+        match self.get_user(principal, &creds.user.id.to_string()).await {
+            Ok(user) => Ok(vec![user]),
+            Err(DomainError::Forbidden | DomainError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET /v3/users/{id}`: a user the caller may read, with their domain.
