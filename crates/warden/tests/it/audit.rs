@@ -344,8 +344,7 @@ async fn the_trail_is_paged_and_readable_by_administrators_of_the_subtree_only()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let plain = app.create_active_user("plain").await;
-    let _ = plain;
+    app.create_active_user("plain").await;
 
     // The root administrator pages through everything, and sees it all exactly once.
     let everything = all_events(&app, &client, 1000).await;
