@@ -45,10 +45,12 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Token
             | Resource::Domain
             | Resource::Project
-            | Resource::Credential,
+            | Resource::Credential
+            | Resource::Role
+            | Resource::Group,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
-        DomainError::LoginTaken => (StatusCode::CONFLICT, 409),
+        DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),
         DomainError::UserStillEnabled => (StatusCode::BAD_REQUEST, 1027),
         DomainError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, 401),
         DomainError::Forbidden => (StatusCode::FORBIDDEN, 1002),
@@ -194,6 +196,7 @@ impl From<DomainError> for OAuthError {
             DomainError::NotFound(_)
             | DomainError::VersionMismatch
             | DomainError::LoginTaken
+            | DomainError::Conflict(_)
             | DomainError::UserStillEnabled
             | DomainError::TenantRule(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),

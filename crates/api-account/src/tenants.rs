@@ -470,6 +470,8 @@ impl UpdateTenantRequest {
             parent_id,
             kind,
             update_lock,
+            description: None,
+            tags: None,
         };
         errors.finish((patch, version.unwrap_or_default()))
     }

@@ -396,6 +396,7 @@ impl UpdateUserRequest {
             enabled: self.enabled,
             external_id,
             description: None,
+            default_project_id: None,
         };
         errors.finish((patch, version.unwrap_or_default()))
     }

@@ -57,7 +57,7 @@ fn classify(e: &DomainError) -> (StatusCode, &'static str) {
         ),
         DomainError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "IAM.0011"),
         DomainError::NotFound(_) => (StatusCode::NOT_FOUND, "IAM.0004"),
-        DomainError::VersionMismatch | DomainError::UserStillEnabled => {
+        DomainError::VersionMismatch | DomainError::UserStillEnabled | DomainError::Conflict(_) => {
             (StatusCode::CONFLICT, "IAM.0005")
         }
         DomainError::LoginTaken => (StatusCode::BAD_REQUEST, "1109"),

@@ -34,14 +34,16 @@ fn status_of(e: &DomainError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         DomainError::NotFound(_) => StatusCode::NOT_FOUND,
-        DomainError::VersionMismatch | DomainError::LoginTaken => StatusCode::CONFLICT,
+        DomainError::VersionMismatch | DomainError::LoginTaken | DomainError::Conflict(_) => {
+            StatusCode::CONFLICT
+        }
         DomainError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         DomainError::Forbidden => StatusCode::FORBIDDEN,
         DomainError::TenantRule(rule) => match rule {
             TenantRule::NameTaken => StatusCode::CONFLICT,
-            TenantRule::Locked => StatusCode::FORBIDDEN,
+            // Keystone refuses to delete an enabled domain with 403.
+            TenantRule::Locked | TenantRule::StillEnabled => StatusCode::FORBIDDEN,
             TenantRule::ParentDisabled
-            | TenantRule::StillEnabled
             | TenantRule::MoveUnderOwnDescendant
             | TenantRule::MoveUnderDisabled
             | TenantRule::MoveOutsideLockOwner => StatusCode::BAD_REQUEST,

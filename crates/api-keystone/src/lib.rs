@@ -2,7 +2,11 @@
 //! `{"error": {"code", "message", "title"}}`.
 
 mod auth_scopes;
+mod common;
 mod error;
+mod groups;
+mod projects;
+mod roles;
 mod tokens;
 mod users;
 mod versions;
@@ -18,7 +22,7 @@ pub use error::KeystoneError;
 /// The routes under `/v3`. A request signed with an access key (`SDK-HMAC-SHA256`) is
 /// verified first, and its handler sees the key's user as the caller.
 pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
-    Router::new()
+    let router = Router::new()
         .route("/", get(versions::v3))
         .route(
             "/auth/tokens",
@@ -29,9 +33,67 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
         .route("/auth/domains", get(auth_scopes::domains))
         .route("/auth/projects", get(auth_scopes::projects))
         .route("/auth/catalog", get(auth_scopes::service_catalog))
-        .route("/users", get(users::list))
-        .route("/users/{user_id}", get(users::show))
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/{user_id}",
+            get(users::show).patch(users::update).delete(users::delete),
+        )
         .route("/users/{user_id}/password", post(users::change_password))
+        .route("/users/{user_id}/groups", get(groups::user_groups))
+        .route("/users/{user_id}/projects", get(projects::user_projects))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route(
+            "/groups/{group_id}",
+            get(groups::show)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
+        .route("/groups/{group_id}/users", get(groups::members))
+        .route(
+            "/groups/{group_id}/users/{user_id}",
+            get(groups::check_member)
+                .put(groups::add_member)
+                .delete(groups::remove_member),
+        )
+        .route(
+            "/domains",
+            get(projects::list_domains).post(projects::create_domain),
+        )
+        .route(
+            "/domains/{domain_id}",
+            get(projects::show_domain)
+                .patch(projects::update_domain)
+                .delete(projects::delete_domain),
+        )
+        .route(
+            "/projects",
+            get(projects::list_projects).post(projects::create_project),
+        )
+        .route(
+            "/projects/{project_id}",
+            get(projects::show_project)
+                .patch(projects::update_project)
+                .delete(projects::delete_project),
+        )
+        .route(
+            "/projects/{project_id}/tags",
+            get(projects::list_tags)
+                .put(projects::replace_tags)
+                .delete(projects::clear_tags),
+        )
+        .route(
+            "/projects/{project_id}/tags/{tag}",
+            get(projects::check_tag)
+                .put(projects::add_tag)
+                .delete(projects::remove_tag),
+        )
+        .route("/roles", get(roles::list).post(roles::create))
+        .route(
+            "/roles/{role_id}",
+            get(roles::show).patch(roles::update).delete(roles::delete),
+        )
+        .route("/role_assignments", get(roles::assignments));
+    roles::grant_routes(router)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -203,7 +203,7 @@ fn token_body(view: &TokenView, public_url: &str, with_catalog: bool) -> Value {
         let roles: Vec<Value> = view
             .roles
             .iter()
-            .map(|name| json!({ "id": derived_id(&format!("role-{name}")), "name": name }))
+            .map(|role| json!({ "id": role.id, "name": role.name }))
             .collect();
         token["roles"] = json!(roles);
         if with_catalog {

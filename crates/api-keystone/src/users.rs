@@ -7,9 +7,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use warden_core::keystone::{KeystoneUserPatch, NewKeystoneUser};
 use warden_core::Warden;
 use warden_domain::{DomainError, FieldErrorKind, Tenant, User};
 
+use crate::common::{caller, collection_links, Body};
 use crate::error::KeystoneError;
 use crate::tokens::caller_credential;
 
@@ -66,7 +68,86 @@ fn user_json(public_url: &str, user: &User, domain: &Tenant) -> Value {
     if !user.description.is_empty() {
         body["description"] = json!(user.description);
     }
+    if let Some(project) = user.default_project_id {
+        body["default_project_id"] = json!(project.simple());
+    }
     body
+}
+
+/// A list of users in Keystone's shape, each with their domain.
+pub(crate) async fn users_json(
+    warden: &Warden,
+    users: &[User],
+    path: &str,
+) -> Result<Value, KeystoneError> {
+    let public_url = &warden.settings().public_url;
+    let mut items = Vec::with_capacity(users.len());
+    for user in users {
+        let domain = warden.domain_of(user.tenant_id).await?;
+        items.push(user_json(public_url, user, &domain));
+    }
+    Ok(json!({ "users": items, "links": collection_links(warden, path) }))
+}
+
+/// `POST /v3/users` → 201.
+pub async fn create(
+    State(warden): State<Arc<Warden>>,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>), KeystoneError> {
+    let principal = caller(&warden, request.headers()).await?;
+    let body = Body::read(request, "user").await?;
+    let new = NewKeystoneUser {
+        name: body.required("name")?,
+        domain_id: body.string("domain_id")?,
+        password: body.string("password")?,
+        enabled: body.boolean("enabled")?.unwrap_or(true),
+        email: body.string("email")?,
+        description: body.string("description")?.unwrap_or_default(),
+        default_project_id: body.string("default_project_id")?,
+    };
+    let (user, domain) = warden.keystone_create_user(&principal, new).await?;
+    let public_url = &warden.settings().public_url;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user": user_json(public_url, &user, &domain) })),
+    ))
+}
+
+/// `PATCH /v3/users/{user_id}`.
+pub async fn update(
+    State(warden): State<Arc<Warden>>,
+    Path(user_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, KeystoneError> {
+    let principal = caller(&warden, request.headers()).await?;
+    let body = Body::read(request, "user").await?;
+    let patch = KeystoneUserPatch {
+        name: body.string("name")?,
+        password: body.string("password")?,
+        enabled: body.boolean("enabled")?,
+        email: body.nullable("email")?,
+        description: body.string("description")?,
+        default_project_id: body.nullable("default_project_id")?,
+        domain_id: body.string("domain_id")?,
+    };
+    let (user, domain) = warden
+        .keystone_update_user(&principal, &user_id, patch)
+        .await?;
+    let public_url = &warden.settings().public_url;
+    Ok(Json(
+        json!({ "user": user_json(public_url, &user, &domain) }),
+    ))
+}
+
+/// `DELETE /v3/users/{user_id}` → 204.
+pub async fn delete(
+    State(warden): State<Arc<Warden>>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    warden.keystone_delete_user(&principal, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

@@ -57,7 +57,6 @@ impl Principal {
     /// An API client acts for its own tenant's subtree. A narrowed token acts only inside its
     /// narrowing, whatever its subject could do otherwise.
     fn holds(&self, tenant: &Tenant, need: fn(&Role) -> bool) -> bool {
-        let covers = |scope: TenantId| tenant.id == scope || tenant.ancestors.contains(&scope);
         if !self
             .claims
             .as_ref()
@@ -66,11 +65,13 @@ impl Principal {
             return false;
         }
         match self.subject {
-            Subject::Client(_) => covers(self.tenant_id),
+            Subject::Client(_) => {
+                tenant.id == self.tenant_id || tenant.ancestors.contains(&self.tenant_id)
+            }
             Subject::User(_) => self
                 .policies
                 .iter()
-                .any(|p| need(&p.role) && covers(p.tenant_id)),
+                .any(|p| need(&p.role) && p.reach.covers(p.tenant_id, tenant)),
         }
     }
 
@@ -80,6 +81,17 @@ impl Principal {
 
     pub fn can_manage(&self, tenant: &Tenant) -> bool {
         self.holds(tenant, Role::manages)
+    }
+
+    /// May hand out or take away roles on `tenant`: an API client for its subtree, a user
+    /// holding a granting admin role that reaches the tenant.
+    pub fn can_grant(&self, tenant: &Tenant) -> bool {
+        self.holds(tenant, Role::grants)
+    }
+
+    /// Whether the caller is this user.
+    pub fn is_user(&self, user: warden_domain::UserId) -> bool {
+        self.user_id() == Some(user)
     }
 }
 
@@ -158,7 +170,7 @@ impl Warden {
     ) -> Result<Principal, DomainError> {
         let policies = self
             .store
-            .policies_of(user.id.uuid())
+            .held_policies(user.id.uuid())
             .await
             .map_err(store_error)?;
         Ok(Principal {

@@ -512,7 +512,7 @@ impl Warden {
         Ok(principal)
     }
 
-    async fn cached_tenant(
+    pub(crate) async fn cached_tenant(
         &self,
         cache: &mut HashMap<TenantId, Option<Tenant>>,
         id: TenantId,
@@ -821,6 +821,8 @@ mod tests {
             mfa_status: "disabled".to_owned(),
             pricing_mode: "trial".to_owned(),
             has_children: false,
+            description: String::new(),
+            tags: Vec::new(),
             version: 1,
             created_at: Timestamp::EPOCH,
             updated_at: Timestamp::EPOCH,

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use warden_domain::{AuthFailure, DomainError, Resource, Role, Tenant, TenantId, User, UserId};
+use warden_domain::{
+    AuthFailure, DomainError, FieldErrorKind, Resource, Tenant, TenantId, User, UserId,
+};
 
 use crate::auth::Principal;
 use crate::tokens::{Claims, KeystoneClaims, ScopeClaim, Subject, TokenRequest};
@@ -52,16 +54,7 @@ pub struct TokenView {
     pub user: User,
     pub user_domain: Tenant,
     pub scope: ScopeView,
-    pub roles: Vec<String>,
-}
-
-/// The Keystone role name a policy shows as.
-pub fn keystone_role_name(role: &Role) -> &str {
-    match role {
-        r if r.manages() => "admin",
-        Role::ReadonlyAdmin => "reader",
-        other => other.as_str(),
-    }
+    pub roles: Vec<crate::roles::RoleView>,
 }
 
 impl Warden {
@@ -88,6 +81,11 @@ impl Warden {
                 .map_err(store_error)?,
         };
         Ok(found.filter(|t| t.is_domain))
+    }
+
+    /// A domain by id (`default` naming the root); `None` when there is none.
+    pub(crate) async fn find_domain_by_id(&self, raw: &str) -> Result<Option<Tenant>, DomainError> {
+        self.domain(&NameOrId::Id(raw.to_owned())).await
     }
 
     /// The nearest domain at or above `tenant`.
@@ -275,7 +273,7 @@ impl Warden {
         };
         let policies = self
             .store
-            .policies_of(user.id.uuid())
+            .held_policies(user.id.uuid())
             .await
             .map_err(store_error)?;
         let principal = Principal {
@@ -286,7 +284,23 @@ impl Warden {
         };
         let user_tenant = self.tenant(user.tenant_id).await?;
         let target = match scope {
-            ScopeRequest::Unscoped => None,
+            // A user with a default project gets a token scoped to it, when they may scope
+            // to it; else an unscoped one.
+            ScopeRequest::Unscoped => match user.default_project_id {
+                Some(id) => match self.store.get_tenant(id).await {
+                    Ok(project)
+                        if project.contains(&user_tenant)
+                            || principal
+                                .policies
+                                .iter()
+                                .any(|p| p.reach.covers(p.tenant_id, &project)) =>
+                    {
+                        Some((project, false))
+                    }
+                    _ => None,
+                },
+                None => None,
+            },
             ScopeRequest::Domain(reference) => {
                 let domain = self
                     .domain(reference)
@@ -313,7 +327,7 @@ impl Warden {
             let granted = principal
                 .policies
                 .iter()
-                .any(|p| tenant.id == p.tenant_id || tenant.ancestors.contains(&p.tenant_id));
+                .any(|p| p.reach.covers(p.tenant_id, tenant));
             if !own && !granted {
                 return Err(invalid);
             }
@@ -348,7 +362,7 @@ impl Warden {
     async fn project(
         &self,
         project: &NameOrId,
-        _domain: Option<&NameOrId>,
+        domain: Option<&NameOrId>,
     ) -> Result<Option<Tenant>, DomainError> {
         match project {
             NameOrId::Id(raw) => match TenantId::parse(raw) {
@@ -359,8 +373,17 @@ impl Warden {
                 },
                 None => Ok(None),
             },
-            // Projects by name arrive with the project API; until then only ids resolve.
-            NameOrId::Name(_) => Ok(None),
+            // A name is unique among a domain's projects; without a domain, the caller's
+            // client named none, and Keystone refuses that as an unknown project.
+            NameOrId::Name(name) => {
+                let Some(domain) = (match domain {
+                    Some(reference) => self.domain(reference).await?,
+                    None => None,
+                }) else {
+                    return Ok(None);
+                };
+                self.project_named_in(&domain, name).await
+            }
         }
     }
 
@@ -386,13 +409,14 @@ impl Warden {
         } else {
             ScopeView::Unscoped
         };
-        let mut roles: Vec<String> = Vec::new();
+        let mut roles: Vec<crate::roles::RoleView> = Vec::new();
         if let ScopeView::Domain(t) | ScopeView::Project { project: t, .. } = &scope {
+            let book = self.role_book().await?;
             for p in &principal.policies {
-                if t.id == p.tenant_id || t.ancestors.contains(&p.tenant_id) {
-                    let name = keystone_role_name(&p.role).to_owned();
-                    if !roles.contains(&name) {
-                        roles.push(name);
+                if p.reach.covers(p.tenant_id, t) {
+                    let role = book.view_of(&p.role);
+                    if !roles.contains(&role) {
+                        roles.push(role);
                     }
                 }
             }
@@ -452,5 +476,230 @@ impl Warden {
             .revoke_token(&view.claims.jti, view.claims.expires_at())
             .await
             .map_err(store_error)
+    }
+}
+
+/// A user to create through the keystone or iam face.
+#[derive(Clone, Debug, Default)]
+pub struct NewKeystoneUser {
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub password: Option<String>,
+    pub enabled: bool,
+    pub email: Option<String>,
+    pub description: String,
+    pub default_project_id: Option<String>,
+}
+
+/// A change to a user through the keystone or iam face; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct KeystoneUserPatch {
+    pub name: Option<String>,
+    pub password: Option<String>,
+    pub enabled: Option<bool>,
+    /// `Some(None)` removes the address.
+    pub email: Option<Option<String>>,
+    pub description: Option<String>,
+    /// `Some(None)` removes the default project.
+    pub default_project_id: Option<Option<String>>,
+    pub domain_id: Option<String>,
+}
+
+impl Warden {
+    /// A default project as named in a user body: it must exist and be a project.
+    async fn default_project(&self, raw: &str) -> Result<TenantId, DomainError> {
+        match self.find_tenant(raw).await? {
+            Some(project) if !project.is_domain => Ok(project.id),
+            _ => Err(DomainError::invalid(
+                "default_project_id",
+                FieldErrorKind::Invalid,
+            )),
+        }
+    }
+
+    /// `POST /v3/users` (and IAM `POST /v3.0/OS-USER/users`): a user in a domain the caller
+    /// manages (the caller's own by default), with a password from the start when one is
+    /// given. Returns the user and their domain.
+    pub async fn keystone_create_user(
+        &self,
+        principal: &Principal,
+        new: NewKeystoneUser,
+    ) -> Result<(User, Tenant), DomainError> {
+        let mut errors = Vec::new();
+        let login = warden_domain::Login::parse("name", &new.name).map_err(|e| errors.push(e));
+        let email = new
+            .email
+            .as_deref()
+            .map(|e| warden_domain::Email::parse("email", e).map_err(|e| errors.push(e)))
+            .transpose();
+        let password = new
+            .password
+            .as_deref()
+            .map(|p| {
+                warden_domain::Password::new_checked("password", p, &self.settings.password_policy)
+                    .map_err(|e| errors.push(e))
+            })
+            .transpose();
+        let (Ok(login), Ok(email), Ok(password)) = (login, email, password) else {
+            return Err(DomainError::Invalid(errors));
+        };
+        let domain = match &new.domain_id {
+            Some(raw) => self
+                .domain_by_id(raw)
+                .await
+                .map_err(|_| DomainError::invalid("domain_id", FieldErrorKind::Invalid))?,
+            None => self.domain_of(principal.tenant_id).await?,
+        };
+        if !principal.can_manage(&domain) {
+            return Err(DomainError::Forbidden);
+        }
+        let default_project_id = match &new.default_project_id {
+            Some(raw) => Some(self.default_project(raw).await?),
+            None => None,
+        };
+        let mut user = warden_domain::NewUser::new(domain.id, login);
+        user.contact.email = email;
+        user.enabled = new.enabled;
+        user.description = new.description;
+        user.default_project_id = default_project_id;
+        let user = match password {
+            None => self.create_user(principal, user).await?,
+            Some(password) => {
+                let hash = self.hasher.hash(&password).await?;
+                let now = self.clock.now();
+                let user = User {
+                    id: UserId::new_random(),
+                    tenant_id: user.tenant_id,
+                    login: user.login,
+                    contact: user.contact,
+                    language: user.language,
+                    activated: true,
+                    enabled: user.enabled,
+                    terms_accepted: false,
+                    mfa_status: "disabled".to_owned(),
+                    notifications: user.notifications,
+                    business_types: user.business_types,
+                    external_id: None,
+                    personal_tenant_id: None,
+                    description: user.description,
+                    default_project_id: user.default_project_id,
+                    has_password: true,
+                    tokens_not_before: warden_domain::Timestamp::EPOCH,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.store
+                    .insert_user_with_password(&user, &hash, &self.audit_by(principal))
+                    .await
+                    .map_err(crate::store_error_for(Resource::User))?;
+                user
+            }
+        };
+        Ok((user, domain))
+    }
+
+    /// `PATCH /v3/users/{id}` (and the IAM administrator's `PUT`): a manager of the user's
+    /// tenant changes it. An address changes at once, as Keystone does (the account face's
+    /// confirmation by mail is for a user's own change); a new password ends the user's
+    /// sessions. The user cannot move to another domain.
+    pub async fn keystone_update_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        patch: KeystoneUserPatch,
+    ) -> Result<(User, Tenant), DomainError> {
+        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        self.ensure_can_manage(principal, &current).await?;
+        let domain = self.domain_of(current.tenant_id).await?;
+        if let Some(raw) = &patch.domain_id {
+            if self.find_domain_by_id(raw).await?.map(|d| d.id) != Some(domain.id) {
+                return Err(DomainError::invalid("domain_id", FieldErrorKind::Invalid));
+            }
+        }
+        let mut errors = Vec::new();
+        let mut next = current.clone();
+        if let Some(name) = &patch.name {
+            match warden_domain::Login::parse("name", name) {
+                Ok(login) => next.login = login,
+                Err(e) => errors.push(e),
+            }
+        }
+        match &patch.email {
+            Some(Some(raw)) => match warden_domain::Email::parse("email", raw) {
+                Ok(email) => next.contact.email = Some(email),
+                Err(e) => errors.push(e),
+            },
+            Some(None) => next.contact.email = None,
+            None => {}
+        }
+        let password = match &patch.password {
+            Some(raw) => match warden_domain::Password::new_checked(
+                "password",
+                raw,
+                &self.settings.password_policy,
+            ) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            },
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        if let Some(enabled) = patch.enabled {
+            next.enabled = enabled;
+        }
+        if let Some(description) = patch.description {
+            next.description = description;
+        }
+        match &patch.default_project_id {
+            Some(Some(raw)) => next.default_project_id = Some(self.default_project(raw).await?),
+            Some(None) => next.default_project_id = None,
+            None => {}
+        }
+        if !next.enabled && current.enabled {
+            // Disabling a user ends every session they hold.
+            next.tokens_not_before = self.clock.now();
+        }
+        let audit = self.audit_by(principal);
+        let mut user = if next == current {
+            current
+        } else {
+            self.store
+                .update_user_if_version(&next, current.version, &audit)
+                .await
+                .map_err(crate::store_error_for(Resource::User))?
+        };
+        if let Some(password) = password {
+            let hash = self.hasher.hash(&password).await?;
+            user = self
+                .store
+                .set_user_password(user.id, &hash, &audit)
+                .await
+                .map_err(crate::store_error_for(Resource::User))?;
+        }
+        Ok((user, domain))
+    }
+
+    /// `DELETE /v3/users/{id}`: Keystone deletes a user whether enabled or not.
+    pub async fn keystone_delete_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+    ) -> Result<(), DomainError> {
+        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
+        self.ensure_can_manage(principal, &current).await?;
+        if principal.is_user(current.id) {
+            // Threat: an administrator locking themself out by accident; another must do it.
+            return Err(DomainError::Forbidden);
+        }
+        self.store
+            .delete_user_if_version(current.id, current.version, &self.audit_by(principal))
+            .await
+            .map_err(crate::store_error_for(Resource::User))
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use warden_domain::policy::TrusteeType;
 use warden_domain::{
-    AccessPolicy, DomainError, FieldError, FieldErrorKind, PolicyId, Resource, Role, Tenant,
+    AccessPolicy, DomainError, FieldError, FieldErrorKind, PolicyId, Reach, Resource, Role, Tenant,
     TenantId, TenantKind, User, UserId,
 };
 use warden_store::{SearchHit, SearchObject};
@@ -39,19 +39,6 @@ pub struct SearchResult {
 pub const MAX_SEARCH_LIMIT: u32 = 100;
 
 impl Principal {
-    /// Whether the caller may hand out or take away roles on `tenant`: an API client for its
-    /// subtree, a user holding a granting admin role on the tenant or above it.
-    pub fn can_grant(&self, tenant: &Tenant) -> bool {
-        let covers = |scope: TenantId| tenant.id == scope || tenant.ancestors.contains(&scope);
-        match self.subject {
-            Subject::Client(_) => covers(self.tenant_id),
-            Subject::User(_) => self
-                .policies
-                .iter()
-                .any(|p| p.role.grants() && covers(p.tenant_id)),
-        }
-    }
-
     fn uuid(&self) -> uuid::Uuid {
         match self.subject {
             Subject::User(id) => id.uuid(),
@@ -175,7 +162,9 @@ impl Warden {
             .map(|w| {
                 current
                     .iter()
-                    .find(|p| p.tenant_id == w.tenant_id && p.role == w.role)
+                    .find(|p| {
+                        p.tenant_id == w.tenant_id && p.role == w.role && p.reach == Reach::Tree
+                    })
                     .cloned()
                     .unwrap_or(AccessPolicy {
                         id: PolicyId::new_random(),
@@ -183,6 +172,7 @@ impl Warden {
                         trustee_type: TrusteeType::User,
                         tenant_id: w.tenant_id,
                         role: w.role,
+                        reach: Reach::Tree,
                         issuer_id: principal.uuid(),
                         version: 1,
                         created_at: now,

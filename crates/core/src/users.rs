@@ -112,6 +112,7 @@ impl Warden {
             external_id: new.external_id,
             personal_tenant_id: None,
             description: new.description,
+            default_project_id: new.default_project_id,
             has_password: false,
             tokens_not_before: Timestamp::EPOCH,
             version: 1,

@@ -16,6 +16,8 @@ pub enum Resource {
     Project,
     /// A permanent access key (AK/SK).
     Credential,
+    Role,
+    Group,
 }
 
 impl Resource {
@@ -28,6 +30,8 @@ impl Resource {
             Resource::Domain => "domain",
             Resource::Project => "project",
             Resource::Credential => "credential",
+            Resource::Role => "role",
+            Resource::Group => "group",
         }
     }
 }
@@ -112,6 +116,10 @@ pub enum DomainError {
     /// A login (user name) is already taken.
     #[error("login already in use")]
     LoginTaken,
+    /// Another object of this kind already has the name, or the object still holds what
+    /// must go first; nothing was changed.
+    #[error("{} conflict", .0.as_str())]
+    Conflict(Resource),
     /// Deleting a user who is still enabled.
     #[error("the user must be disabled before it is deleted")]
     UserStillEnabled,
@@ -156,6 +164,9 @@ impl DomainError {
                 "The object was changed by another request; fetch it and retry with its current version.".to_owned()
             }
             DomainError::LoginTaken => "The login is already in use.".to_owned(),
+            DomainError::Conflict(what) => {
+                format!("The {} conflicts with one that exists.", what.as_str())
+            }
             DomainError::UserStillEnabled => {
                 "It is prohibited to delete an enabled user; disable it first.".to_owned()
             }

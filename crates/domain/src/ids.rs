@@ -78,6 +78,14 @@ typed_id!(
     /// An access policy, which is also a Keystone role assignment.
     PolicyId
 );
+typed_id!(
+    /// A Keystone role, global or of one domain.
+    RoleId
+);
+typed_id!(
+    /// A Keystone group of users.
+    GroupId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod error;
 pub mod ids;
+pub mod keystone;
 pub mod policy;
 pub mod tenant;
 pub mod time;
@@ -12,8 +13,9 @@ pub mod values;
 
 pub use client::ApiClient;
 pub use error::{AuthFailure, DomainError, FieldError, FieldErrorKind, Resource};
-pub use ids::{ClientId, PolicyId, TenantId, UserId};
-pub use policy::{AccessPolicy, Role, TrusteeType};
+pub use ids::{ClientId, GroupId, PolicyId, RoleId, TenantId, UserId};
+pub use keystone::{Group, KeystoneRole};
+pub use policy::{AccessPolicy, Reach, Role, TrusteeType};
 pub use tenant::{Tenant, TenantKind};
 pub use time::Timestamp;
 pub use user::{Contact, ContactPatch, NewUser, PhoneChange, User, UserPatch};

@@ -105,12 +105,72 @@ impl Role {
     pub fn reads(&self) -> bool {
         self.manages() || matches!(self, Role::ReadonlyAdmin)
     }
+
+    /// The administrator role of a tenant's level: what Keystone's `admin` role is when it is
+    /// granted on a tenant of `kind`.
+    pub fn admin_for(kind: TenantKind) -> Self {
+        match kind {
+            TenantKind::Root => Role::RootAdmin,
+            TenantKind::Partner | TenantKind::Folder => Role::PartnerAdmin,
+            TenantKind::Customer => Role::CompanyAdmin,
+            TenantKind::Unit => Role::UnitAdmin,
+        }
+    }
+
+    /// Whether a name is one of the account face's own roles, which Keystone role names may
+    /// not take (a Keystone role of that name would grant what the account role grants).
+    pub fn is_account_role(name: &str) -> bool {
+        !matches!(Self::parse(name), Role::Other(_))
+    }
+}
+
+/// How far a policy reaches from its tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reach {
+    /// The tenant and everything below it: every access policy of the account face.
+    Tree,
+    /// The tenant only: a Keystone role assignment.
+    Tenant,
+    /// Everything below the tenant but not the tenant itself: a Keystone assignment
+    /// inherited to projects (`OS-INHERIT`).
+    Below,
+}
+
+impl Reach {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reach::Tree => "tree",
+            Reach::Tenant => "self",
+            Reach::Below => "below",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "tree" => Some(Reach::Tree),
+            "self" => Some(Reach::Tenant),
+            "below" => Some(Reach::Below),
+            _ => None,
+        }
+    }
+
+    /// Whether a policy on `on` with this reach applies to `tenant`.
+    pub fn covers(&self, on: TenantId, tenant: &crate::Tenant) -> bool {
+        let below = tenant.ancestors.contains(&on);
+        match self {
+            Reach::Tree => tenant.id == on || below,
+            Reach::Tenant => tenant.id == on,
+            Reach::Below => below,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrusteeType {
     User,
     Client,
+    /// A Keystone group: every member holds the group's policies.
+    Group,
 }
 
 impl TrusteeType {
@@ -118,6 +178,7 @@ impl TrusteeType {
         match self {
             TrusteeType::User => "user",
             TrusteeType::Client => "client",
+            TrusteeType::Group => "group",
         }
     }
 }
@@ -129,6 +190,7 @@ pub struct AccessPolicy {
     pub trustee_type: TrusteeType,
     pub tenant_id: TenantId,
     pub role: Role,
+    pub reach: Reach,
     pub issuer_id: uuid::Uuid,
     pub version: i64,
     pub created_at: Timestamp,

@@ -345,6 +345,10 @@ pub struct Tenant {
     pub pricing_mode: String,
     /// Kept by the store whenever a child is added, moved or deleted.
     pub has_children: bool,
+    /// Keystone's project description.
+    pub description: String,
+    /// Keystone's project tags, in the order they were set; unique, case-sensitive.
+    pub tags: Vec<String>,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -395,6 +399,12 @@ impl Tenant {
         if let Some(access) = patch.ancestral_access {
             next.ancestral_access = access;
         }
+        if let Some(description) = &patch.description {
+            next.description.clone_from(description);
+        }
+        if let Some(tags) = &patch.tags {
+            next.tags.clone_from(tags);
+        }
         next
     }
 }
@@ -413,6 +423,10 @@ pub struct NewTenant {
     pub internal_tag: Option<InternalTag>,
     pub ancestral_access: bool,
     pub update_lock: Option<LockChange>,
+    /// A Keystone domain (`POST /v3/domains`, or a project created with `is_domain`).
+    pub is_domain: bool,
+    pub description: String,
+    pub tags: Vec<String>,
 }
 
 impl NewTenant {
@@ -429,6 +443,9 @@ impl NewTenant {
             internal_tag: None,
             ancestral_access: true,
             update_lock: None,
+            is_domain: false,
+            description: String::new(),
+            tags: Vec::new(),
         }
     }
 }
@@ -449,6 +466,8 @@ pub struct TenantPatch {
     /// A tenant's kind never changes; a PUT may repeat it.
     pub kind: Option<TenantKind>,
     pub update_lock: Option<LockChange>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
 }
 
 /// Which tenants a list shows. The three are mutually exclusive, as in the published API.
@@ -533,6 +552,8 @@ mod tests {
             mfa_status: "disabled".into(),
             pricing_mode: kind.initial_pricing_mode().into(),
             has_children: false,
+            description: String::new(),
+            tags: Vec::new(),
             version: 1,
             created_at: Timestamp::EPOCH,
             updated_at: Timestamp::EPOCH,

@@ -95,6 +95,8 @@ pub struct User {
     pub external_id: Option<String>,
     pub personal_tenant_id: Option<TenantId>,
     pub description: String,
+    /// Keystone's default project: an unscoped password authentication is scoped to it.
+    pub default_project_id: Option<TenantId>,
     pub has_password: bool,
     /// Tokens issued before this instant are no longer accepted (password change, disable).
     pub tokens_not_before: Timestamp,
@@ -130,6 +132,9 @@ impl User {
         if let Some(description) = &patch.description {
             next.description.clone_from(description);
         }
+        if let Some(project) = patch.default_project_id {
+            next.default_project_id = project;
+        }
         next
     }
 }
@@ -145,6 +150,7 @@ pub struct UserPatch {
     pub enabled: Option<bool>,
     pub external_id: Option<Option<String>>,
     pub description: Option<String>,
+    pub default_project_id: Option<Option<TenantId>>,
 }
 
 impl UserPatch {
@@ -154,6 +160,7 @@ impl UserPatch {
             && self.business_types.is_none()
             && self.enabled.is_none()
             && self.external_id.is_none()
+            && self.default_project_id.is_none()
     }
 }
 
@@ -169,6 +176,7 @@ pub struct NewUser {
     pub external_id: Option<String>,
     pub enabled: bool,
     pub description: String,
+    pub default_project_id: Option<TenantId>,
 }
 
 impl NewUser {
@@ -186,6 +194,7 @@ impl NewUser {
             external_id: None,
             enabled: true,
             description: String::new(),
+            default_project_id: None,
         }
     }
 }
@@ -217,6 +226,7 @@ mod tests {
             business_types: vec![],
             external_id: None,
             personal_tenant_id: None,
+            default_project_id: None,
             description: String::new(),
             has_password: true,
             tokens_not_before: Timestamp::EPOCH,

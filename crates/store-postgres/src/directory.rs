@@ -84,8 +84,8 @@ where
          firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
          state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
          notifications = $17, business_types = $18, external_id = $19, description = $20, \
-         tokens_not_before = $21, version = version + 1, updated_at = $22 \
-         WHERE id = $23 AND version = $24 RETURNING {USER_COLUMNS}"
+         default_project_id = $21, tokens_not_before = $22, version = version + 1, updated_at = $23 \
+         WHERE id = $24 AND version = $25 RETURNING {USER_COLUMNS}"
     );
     sqlx::query(&sql)
         .bind(next.login.as_str())
@@ -108,6 +108,7 @@ where
         .bind(Json(&next.business_types))
         .bind(next.external_id.as_deref())
         .bind(&next.description)
+        .bind(next.default_project_id.map(|p| p.uuid()))
         .bind(next.tokens_not_before.micros())
         .bind(now.micros())
         .bind(next.id.uuid())

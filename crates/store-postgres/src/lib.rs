@@ -7,6 +7,7 @@ mod audit;
 mod clients;
 mod credentials;
 mod directory;
+mod keystone;
 mod policies;
 mod rows;
 mod tenants;
@@ -156,9 +157,9 @@ where
         "INSERT INTO users (id, tenant_id, login, login_key, email, areacode, phone, firstname, lastname, \
          address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
          mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
-         password_hash, tokens_not_before, version, created_at, updated_at) \
+         default_project_id, password_hash, tokens_not_before, version, created_at, updated_at) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,\
-         $26,$27,$28,$29,$30)",
+         $26,$27,$28,$29,$30,$31)",
     )
     .bind(user.id.uuid())
     .bind(user.tenant_id.uuid())
@@ -185,6 +186,7 @@ where
     .bind(user.external_id.as_deref())
     .bind(user.personal_tenant_id.map(|t| t.uuid()))
     .bind(&user.description)
+    .bind(user.default_project_id.map(|p| p.uuid()))
     .bind(password_hash)
     .bind(user.tokens_not_before.micros())
     .bind(user.version)
@@ -196,19 +198,23 @@ where
     Ok(())
 }
 
-async fn insert_policy_on<'c, E>(executor: E, policy: &AccessPolicy) -> Result<(), StoreError>
+pub(crate) async fn insert_policy_on<'c, E>(
+    executor: E,
+    policy: &AccessPolicy,
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
     sqlx::query(
-        "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+        "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, reach, \
+         issuer_id, version, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
     )
     .bind(policy.id.uuid())
     .bind(policy.trustee_id)
     .bind(policy.trustee_type.as_str())
     .bind(policy.tenant_id.uuid())
     .bind(policy.role.as_str())
+    .bind(policy.reach.as_str())
     .bind(policy.issuer_id)
     .bind(policy.version)
     .bind(policy.created_at.micros())
@@ -380,6 +386,19 @@ impl Store for PostgresStore {
     async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         insert_user_on(&mut *tx, user, None).await?;
+        audit::record(&mut tx, audit, Change::created_user(user)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_user_with_password(
+        &self,
+        user: &User,
+        password_hash: &str,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        insert_user_on(&mut *tx, user, Some(password_hash)).await?;
         audit::record(&mut tx, audit, Change::created_user(user)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())

@@ -66,21 +66,11 @@ impl PolicyStore for PostgresStore {
             .await
             .map_err(map_err)?;
         for p in policies {
-            sqlx::query(
-                "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            )
-            .bind(p.id.uuid())
-            .bind(trustee)
-            .bind(p.trustee_type.as_str())
-            .bind(p.tenant_id.uuid())
-            .bind(p.role.as_str())
-            .bind(p.issuer_id)
-            .bind(p.version)
-            .bind(p.created_at.micros())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            let p = AccessPolicy {
+                trustee_id: trustee,
+                ..p.clone()
+            };
+            crate::insert_policy_on(&mut *tx, &p).await?;
         }
         let sql = format!("SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(&sql)
@@ -182,9 +172,11 @@ impl PolicyStore for PostgresStore {
         root: &Tenant,
     ) -> Result<Vec<(AccessPolicy, TenantId)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.id, p.trustee_id, p.trustee_type, p.tenant_id, p.role, p.issuer_id, p.version, p.created_at, COALESCE(u.tenant_id, c.tenant_id) AS holder_home \
+            "SELECT p.id, p.trustee_id, p.trustee_type, p.tenant_id, p.role, p.reach, p.issuer_id, p.version, \
+             p.created_at, COALESCE(u.tenant_id, c.tenant_id, g.domain_id) AS holder_home \
              FROM access_policies p JOIN tenants t ON t.id = p.tenant_id \
              LEFT JOIN users u ON u.id = p.trustee_id LEFT JOIN api_clients c ON c.id = p.trustee_id \
+             LEFT JOIN groups g ON g.id = p.trustee_id \
              WHERE t.path LIKE $1",
         )
         .bind(like_prefix(&tenant_path(root)))

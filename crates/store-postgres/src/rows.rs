@@ -7,8 +7,8 @@ use uuid::Uuid;
 use warden_domain::policy::TrusteeType;
 use warden_domain::tenant::UpdateLock;
 use warden_domain::{
-    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
-    TenantKind, Timestamp, User, UserId,
+    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Reach, Role, Tenant,
+    TenantId, TenantKind, Timestamp, User, UserId,
 };
 use warden_store::{KeyState, SigningKeyRecord, StoreError};
 
@@ -18,20 +18,20 @@ pub(crate) use warden_store::paths::tenant_path;
 /// Every user column but the password hash.
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, phone, firstname, lastname, \
     address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
-    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
+    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, default_project_id, \
     (password_hash IS NOT NULL) AS has_password, tokens_not_before, version, created_at, updated_at";
 
 pub(crate) const TENANT_COLUMNS: &str = "id, parent_id, path, kind, name, is_domain, enabled, \
     language, owner_id, contact, customer_type, customer_id, internal_tag, update_lock_enabled, \
-    update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, version, \
-    created_at, updated_at";
+    update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, description, tags, \
+    version, created_at, updated_at";
 
 /// Every client column but the secret hash.
 pub(crate) const CLIENT_COLUMNS: &str = "id, tenant_id, kind, token_endpoint_auth_method, data, \
     enabled, allow_password_grant, created_by, version, created_at, tokens_not_before";
 
 pub(crate) const POLICY_COLUMNS: &str =
-    "id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at";
+    "id, trustee_id, trustee_type, tenant_id, role, reach, issuer_id, version, created_at";
 
 pub(crate) const KEY_COLUMNS: &str =
     "kid, alg, state, private_key_encrypted, public_jwk, created_at";
@@ -100,6 +100,8 @@ pub(crate) fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
         mfa_status: get(row, "mfa_status")?,
         pricing_mode: get(row, "pricing_mode")?,
         has_children: get(row, "has_children")?,
+        description: get(row, "description")?,
+        tags: list(row, "tags")?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
@@ -135,6 +137,7 @@ pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
         external_id: get(row, "external_id")?,
         personal_tenant_id: opt_id(row, "personal_tenant_id", TenantId::from_uuid)?,
         description: get(row, "description")?,
+        default_project_id: opt_id(row, "default_project_id", TenantId::from_uuid)?,
         has_password: get(row, "has_password")?,
         tokens_not_before: time(row, "tokens_not_before")?,
         version: get(row, "version")?,
@@ -162,16 +165,19 @@ pub(crate) fn client_from_row(row: &PgRow) -> Result<ApiClient, StoreError> {
 pub(crate) fn policy_from_row(row: &PgRow) -> Result<AccessPolicy, StoreError> {
     let trustee_type: String = get(row, "trustee_type")?;
     let role: String = get(row, "role")?;
+    let reach: String = get(row, "reach")?;
     Ok(AccessPolicy {
         id: id(row, "id", PolicyId::from_uuid)?,
         trustee_id: get(row, "trustee_id")?,
         trustee_type: match trustee_type.as_str() {
             "user" => TrusteeType::User,
             "client" => TrusteeType::Client,
+            "group" => TrusteeType::Group,
             _ => return Err(corrupt("trustee_type")),
         },
         tenant_id: id(row, "tenant_id", TenantId::from_uuid)?,
         role: Role::parse(&role),
+        reach: Reach::parse(&reach).ok_or_else(|| corrupt("reach"))?,
         issuer_id: get(row, "issuer_id")?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,

@@ -61,9 +61,10 @@ where
     sqlx::query(
         "INSERT INTO tenants (id, parent_id, path, kind, name, name_key, is_domain, enabled, language, \
          owner_id, contact, customer_type, customer_id, internal_tag, update_lock_enabled, \
-         update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, version, \
-         created_at, updated_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)",
+         update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, description, \
+         tags, version, created_at, updated_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,\
+         $24,$25)",
     )
     .bind(tenant.id.uuid())
     .bind(tenant.parent_id.map(|p| p.uuid()))
@@ -85,6 +86,8 @@ where
     .bind(&tenant.mfa_status)
     .bind(&tenant.pricing_mode)
     .bind(tenant.has_children)
+    .bind(&tenant.description)
+    .bind(Json(&tenant.tags))
     .bind(tenant.version)
     .bind(tenant.created_at.micros())
     .bind(tenant.updated_at.micros())
@@ -270,8 +273,8 @@ impl TenantStore for PostgresStore {
             "UPDATE tenants SET parent_id = $1, path = $2, name = $3, name_key = $4, enabled = $5, \
              language = $6, contact = $7, customer_type = $8, customer_id = $9, internal_tag = $10, \
              update_lock_enabled = $11, update_lock_owner_id = $12, ancestral_access = $13, \
-             mfa_status = $14, pricing_mode = $15, version = version + 1, updated_at = $16 \
-             WHERE id = $17 AND version = $18",
+             mfa_status = $14, pricing_mode = $15, description = $16, tags = $17, \
+             version = version + 1, updated_at = $18 WHERE id = $19 AND version = $20",
         )
         .bind(placed.parent_id.map(|p| p.uuid()))
         .bind(&new_path)
@@ -288,6 +291,8 @@ impl TenantStore for PostgresStore {
         .bind(placed.ancestral_access)
         .bind(&placed.mfa_status)
         .bind(&placed.pricing_mode)
+        .bind(&placed.description)
+        .bind(Json(&placed.tags))
         .bind(audit.at.micros())
         .bind(placed.id.uuid())
         .bind(expected_version)
@@ -347,7 +352,9 @@ impl TenantStore for PostgresStore {
         sqlx::query(&format!(
             "DELETE FROM access_policies WHERE tenant_id IN ({SUBTREE_IDS}) \
              OR trustee_id IN (SELECT id FROM users WHERE tenant_id IN ({SUBTREE_IDS})) \
-             OR trustee_id IN (SELECT id FROM api_clients WHERE tenant_id IN ({SUBTREE_IDS}))"
+             OR trustee_id IN (SELECT id FROM api_clients WHERE tenant_id IN ({SUBTREE_IDS})) \
+             OR trustee_id IN (SELECT id FROM groups WHERE domain_id IN ({SUBTREE_IDS})) \
+             OR role IN (SELECT replace(id::text, '-', '') FROM roles WHERE domain_id IN ({SUBTREE_IDS}))"
         ))
         .bind(&low)
         .bind(&high)
@@ -364,6 +371,17 @@ impl TenantStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        // A domain's groups (their memberships cascade) and roles go with it.
+        for table in ["groups", "roles"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE domain_id IN ({SUBTREE_IDS})"
+            ))
+            .bind(&low)
+            .bind(&high)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
         for table in ["users", "api_clients"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE tenant_id IN ({SUBTREE_IDS})"

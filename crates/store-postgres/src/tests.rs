@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Executor, Row};
 use warden_domain::policy::TrusteeType;
 use warden_domain::{
-    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
-    TenantKind, Timestamp, User, UserId,
+    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Reach, Role, Tenant,
+    TenantId, TenantKind, Timestamp, User, UserId,
 };
 use warden_store::{BootstrapPlan, CredentialStore, KeyState, SigningKeyRecord, Store, StoreError};
 
@@ -111,6 +111,8 @@ fn plan(admin_login: &str) -> BootstrapPlan {
         mfa_status: "disabled".to_owned(),
         pricing_mode: TenantKind::Root.initial_pricing_mode().to_owned(),
         has_children: false,
+        description: String::new(),
+        tags: Vec::new(),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -129,6 +131,7 @@ fn plan(admin_login: &str) -> BootstrapPlan {
         business_types: Vec::new(),
         external_id: None,
         personal_tenant_id: None,
+        default_project_id: None,
         description: "Administrator created at first start".to_owned(),
         has_password: true,
         tokens_not_before: Timestamp::EPOCH,
@@ -157,6 +160,7 @@ fn plan(admin_login: &str) -> BootstrapPlan {
             trustee_type: TrusteeType::User,
             tenant_id: root.id,
             role: Role::RootAdmin,
+            reach: Reach::Tree,
             issuer_id: admin.id.uuid(),
             version: 1,
             created_at: now,
@@ -191,6 +195,7 @@ fn user_in(tenant: TenantId, login: &str) -> User {
         business_types: vec!["msp".to_owned()],
         external_id: Some("ext-1".to_owned()),
         personal_tenant_id: Some(tenant),
+        default_project_id: None,
         description: "a user".to_owned(),
         has_password: false,
         tokens_not_before: Timestamp::EPOCH,
@@ -261,7 +266,7 @@ async fn migrations_apply_and_match_the_sqlite_backend() {
     assert!(def("tenants_single_root").contains("WHERE (kind = 'root'::text)"));
     assert!(def("tenants_path").contains("text_pattern_ops"));
     assert!(def("users_login_key").contains("UNIQUE"));
-    assert!(def("access_policies_assignment").contains("(trustee_id, tenant_id, role)"));
+    assert!(def("access_policies_assignment").contains("(trustee_id, tenant_id, role, reach)"));
     assert!(def("revoked_tokens_expiry").contains("(expires_at)"));
     for name in [
         "tenants_parent",
@@ -269,6 +274,9 @@ async fn migrations_apply_and_match_the_sqlite_backend() {
         "users_tenant_login",
         "api_clients_tenant",
         "access_policies_tenant",
+        "access_policies_role",
+        "roles_name",
+        "group_members_user",
     ] {
         def(name);
     }

@@ -81,8 +81,8 @@ where
         "UPDATE users SET login = ?, login_key = ?, email = ?, areacode = ?, phone = ?, firstname = ?, \
          lastname = ?, address1 = ?, address2 = ?, city = ?, country = ?, state = ?, zipcode = ?, \
          language = ?, enabled = ?, terms_accepted = ?, notifications = ?, business_types = ?, \
-         external_id = ?, description = ?, tokens_not_before = ?, version = version + 1, updated_at = ? \
-         WHERE id = ? AND version = ? RETURNING {USER_COLUMNS}"
+         external_id = ?, description = ?, default_project_id = ?, tokens_not_before = ?, \
+         version = version + 1, updated_at = ? WHERE id = ? AND version = ? RETURNING {USER_COLUMNS}"
     );
     sqlx::query(&sql)
         .bind(next.login.as_str())
@@ -105,6 +105,7 @@ where
         .bind(json_list(&next.business_types))
         .bind(next.external_id.as_deref())
         .bind(&next.description)
+        .bind(next.default_project_id.map(|p| p.to_string()))
         .bind(next.tokens_not_before.micros())
         .bind(now.micros())
         .bind(next.id.to_string())

@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod credentials;
 mod directory;
+mod keystone;
 mod policies;
 mod rows;
 mod tenants;
@@ -125,8 +126,8 @@ where
         "INSERT INTO users (id, tenant_id, login, login_key, email, areacode, phone, firstname, lastname, \
          address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
          mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
-         password_hash, tokens_not_before, version, created_at, updated_at) \
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+         default_project_id, password_hash, tokens_not_before, version, created_at, updated_at) \
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     )
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
@@ -153,6 +154,7 @@ where
     .bind(user.external_id.as_deref())
     .bind(user.personal_tenant_id.map(|t| t.to_string()))
     .bind(&user.description)
+    .bind(user.default_project_id.map(|p| p.to_string()))
     .bind(password_hash)
     .bind(user.tokens_not_before.micros())
     .bind(user.version)
@@ -239,22 +241,7 @@ impl Store for SqliteStore {
         let root = &plan.root;
         tenants::insert_tenant_on(&mut *tx, root).await?;
         insert_user_on(&mut *tx, &plan.admin, Some(&plan.admin_password_hash)).await?;
-        let p = &plan.admin_policy;
-        sqlx::query(
-            "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at) \
-             VALUES (?,?,?,?,?,?,?,?)",
-        )
-        .bind(p.id.to_string())
-        .bind(p.trustee_id.to_string())
-        .bind(p.trustee_type.as_str())
-        .bind(p.tenant_id.to_string())
-        .bind(p.role.as_str())
-        .bind(p.issuer_id.to_string())
-        .bind(p.version)
-        .bind(p.created_at.micros())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        policies::insert_policy_on(&mut tx, &plan.admin_policy).await?;
         let c = &plan.client;
         sqlx::query(
             "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, enabled, \
@@ -312,6 +299,19 @@ impl Store for SqliteStore {
     async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         insert_user_on(&mut *tx, user, None).await?;
+        audit::record(&mut tx, audit, Change::created_user(user)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_user_with_password(
+        &self,
+        user: &User,
+        password_hash: &str,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        insert_user_on(&mut *tx, user, Some(password_hash)).await?;
         audit::record(&mut tx, audit, Change::created_user(user)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())

@@ -81,6 +81,30 @@ impl SqliteStore {
     }
 }
 
+/// Inserts one policy on the transaction's connection.
+pub(crate) async fn insert_policy_on(
+    conn: &mut sqlx::SqliteConnection,
+    p: &AccessPolicy,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, reach, \
+         issuer_id, version, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+    )
+    .bind(p.id.to_string())
+    .bind(p.trustee_id.to_string())
+    .bind(p.trustee_type.as_str())
+    .bind(p.tenant_id.to_string())
+    .bind(p.role.as_str())
+    .bind(p.reach.as_str())
+    .bind(p.issuer_id.to_string())
+    .bind(p.version)
+    .bind(p.created_at.micros())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl PolicyStore for SqliteStore {
     async fn replace_policies(
@@ -110,21 +134,11 @@ impl PolicyStore for SqliteStore {
             .await
             .map_err(map_err)?;
         for p in policies {
-            sqlx::query(
-                "INSERT INTO access_policies (id, trustee_id, trustee_type, tenant_id, role, issuer_id, version, created_at) \
-                 VALUES (?,?,?,?,?,?,?,?)",
-            )
-            .bind(p.id.to_string())
-            .bind(trustee.to_string())
-            .bind(p.trustee_type.as_str())
-            .bind(p.tenant_id.to_string())
-            .bind(p.role.as_str())
-            .bind(p.issuer_id.to_string())
-            .bind(p.version)
-            .bind(p.created_at.micros())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            let p = AccessPolicy {
+                trustee_id: trustee,
+                ..p.clone()
+            };
+            insert_policy_on(&mut tx, &p).await?;
         }
         let rows = sqlx::query(
             "SELECT * FROM access_policies WHERE trustee_id = ? ORDER BY created_at, id",
@@ -243,9 +257,11 @@ impl PolicyStore for SqliteStore {
     ) -> Result<Vec<(AccessPolicy, TenantId)>, StoreError> {
         let path = tenant_path(root);
         let rows = sqlx::query(
-            "SELECT p.id, p.trustee_id, p.trustee_type, p.tenant_id, p.role, p.issuer_id, p.version, p.created_at, COALESCE(u.tenant_id, c.tenant_id) AS holder_home \
+            "SELECT p.id, p.trustee_id, p.trustee_type, p.tenant_id, p.role, p.reach, p.issuer_id, p.version, \
+             p.created_at, COALESCE(u.tenant_id, c.tenant_id, g.domain_id) AS holder_home \
              FROM access_policies p JOIN tenants t ON t.id = p.tenant_id \
              LEFT JOIN users u ON u.id = p.trustee_id LEFT JOIN api_clients c ON c.id = p.trustee_id \
+             LEFT JOIN groups g ON g.id = p.trustee_id \
              WHERE t.path >= ? AND t.path < ?",
         )
         .bind(&path)

@@ -6,8 +6,8 @@ use sqlx::Row;
 use warden_domain::policy::TrusteeType;
 use warden_domain::tenant::UpdateLock;
 use warden_domain::{
-    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Role, Tenant, TenantId,
-    TenantKind, Timestamp, User, UserId,
+    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Reach, Role, Tenant,
+    TenantId, TenantKind, Timestamp, User, UserId,
 };
 use warden_store::{KeyState, SigningKeyRecord, StoreError};
 
@@ -17,7 +17,7 @@ pub(crate) use warden_store::paths::tenant_path;
 /// Every user column but the password hash.
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, phone, firstname, lastname, \
     address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
-    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
+    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, default_project_id, \
     (password_hash IS NOT NULL) AS has_password, tokens_not_before, version, created_at, updated_at";
 
 fn corrupt(what: &str) -> StoreError {
@@ -90,6 +90,8 @@ pub(crate) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {
         mfa_status: get(row, "mfa_status")?,
         pricing_mode: get(row, "pricing_mode")?,
         has_children: get(row, "has_children")?,
+        description: get(row, "description")?,
+        tags: list(row, "tags")?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
@@ -125,6 +127,7 @@ pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
         external_id: get(row, "external_id")?,
         personal_tenant_id: opt_id(row, "personal_tenant_id", TenantId::parse)?,
         description: get(row, "description")?,
+        default_project_id: opt_id(row, "default_project_id", TenantId::parse)?,
         has_password: get(row, "has_password")?,
         tokens_not_before: time(row, "tokens_not_before")?,
         version: get(row, "version")?,
@@ -153,16 +156,19 @@ pub(crate) fn client_from_row(row: &SqliteRow) -> Result<ApiClient, StoreError> 
 pub(crate) fn policy_from_row(row: &SqliteRow) -> Result<AccessPolicy, StoreError> {
     let trustee_type: String = get(row, "trustee_type")?;
     let role: String = get(row, "role")?;
+    let reach: String = get(row, "reach")?;
     Ok(AccessPolicy {
         id: id(row, "id", PolicyId::parse)?,
         trustee_id: id(row, "trustee_id", warden_domain::ids::parse_uuid)?,
         trustee_type: match trustee_type.as_str() {
             "user" => TrusteeType::User,
             "client" => TrusteeType::Client,
+            "group" => TrusteeType::Group,
             _ => return Err(corrupt("trustee_type")),
         },
         tenant_id: id(row, "tenant_id", TenantId::parse)?,
         role: Role::parse(&role),
+        reach: Reach::parse(&reach).ok_or_else(|| corrupt("reach"))?,
         issuer_id: id(row, "issuer_id", warden_domain::ids::parse_uuid)?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,

@@ -54,8 +54,8 @@ where
     sqlx::query(
         "INSERT INTO tenants (id, parent_id, path, kind, name, name_key, is_domain, enabled, language, \
          owner_id, contact, customer_type, customer_id, internal_tag, update_lock_enabled, \
-         update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, version, \
-         created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+         update_lock_owner_id, ancestral_access, mfa_status, pricing_mode, has_children, description, tags, \
+         version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     )
     .bind(tenant.id.to_string())
     .bind(tenant.parent_id.map(|p| p.to_string()))
@@ -77,6 +77,8 @@ where
     .bind(&tenant.mfa_status)
     .bind(&tenant.pricing_mode)
     .bind(tenant.has_children)
+    .bind(&tenant.description)
+    .bind(crate::json_list(&tenant.tags))
     .bind(tenant.version)
     .bind(tenant.created_at.micros())
     .bind(tenant.updated_at.micros())
@@ -261,7 +263,7 @@ impl TenantStore for SqliteStore {
             "UPDATE tenants SET parent_id = ?, path = ?, name = ?, name_key = ?, enabled = ?, language = ?, \
              contact = ?, customer_type = ?, customer_id = ?, internal_tag = ?, update_lock_enabled = ?, \
              update_lock_owner_id = ?, ancestral_access = ?, mfa_status = ?, pricing_mode = ?, \
-             version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+             description = ?, tags = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
         )
         .bind(placed.parent_id.map(|p| p.to_string()))
         .bind(&new_path)
@@ -278,6 +280,8 @@ impl TenantStore for SqliteStore {
         .bind(placed.ancestral_access)
         .bind(&placed.mfa_status)
         .bind(&placed.pricing_mode)
+        .bind(&placed.description)
+        .bind(crate::json_list(&placed.tags))
         .bind(audit.at.micros())
         .bind(placed.id.to_string())
         .bind(expected_version)
@@ -336,8 +340,14 @@ impl TenantStore for SqliteStore {
         sqlx::query(&format!(
             "DELETE FROM access_policies WHERE tenant_id IN ({SUBTREE_IDS}) \
              OR trustee_id IN (SELECT id FROM users WHERE tenant_id IN ({SUBTREE_IDS})) \
-             OR trustee_id IN (SELECT id FROM api_clients WHERE tenant_id IN ({SUBTREE_IDS}))"
+             OR trustee_id IN (SELECT id FROM api_clients WHERE tenant_id IN ({SUBTREE_IDS})) \
+             OR trustee_id IN (SELECT id FROM groups WHERE domain_id IN ({SUBTREE_IDS})) \
+             OR role IN (SELECT replace(id, '-', '') FROM roles WHERE domain_id IN ({SUBTREE_IDS}))"
         ))
+        .bind(&low)
+        .bind(&high)
+        .bind(&low)
+        .bind(&high)
         .bind(&low)
         .bind(&high)
         .bind(&low)
@@ -359,6 +369,17 @@ impl TenantStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        // A domain's groups (their memberships cascade) and roles go with it.
+        for table in ["groups", "roles"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE domain_id IN ({SUBTREE_IDS})"
+            ))
+            .bind(&low)
+            .bind(&high)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
         for table in ["users", "api_clients"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE tenant_id IN ({SUBTREE_IDS})"

@@ -75,6 +75,10 @@ pub enum ObjectType {
     Policies,
     /// A user's permanent access key (the object id is the access key id).
     Credential,
+    /// A Keystone role.
+    Role,
+    /// A Keystone group, and its members.
+    Group,
 }
 
 impl ObjectType {
@@ -85,6 +89,8 @@ impl ObjectType {
             ObjectType::Client => "client",
             ObjectType::Policies => "access_policies",
             ObjectType::Credential => "credential",
+            ObjectType::Role => "role",
+            ObjectType::Group => "group",
         }
     }
 }

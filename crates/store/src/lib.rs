@@ -5,6 +5,7 @@ pub mod audit;
 mod clients;
 mod credentials;
 mod directory;
+mod keystone;
 pub mod paths;
 mod policies;
 mod tenants;
@@ -15,6 +16,7 @@ pub use credentials::{
     CredentialPatch, CredentialRecord, CredentialStatus, CredentialStore, MAX_CREDENTIALS_PER_USER,
 };
 pub use directory::{DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
+pub use keystone::{KeystoneStore, PolicyQuery};
 pub use policies::{PolicyStore, SearchHit, SearchObject};
 pub use tenants::TenantStore;
 
@@ -126,6 +128,7 @@ pub trait Store:
     + CredentialStore
     + DirectoryStore
     + PolicyStore
+    + KeystoneStore
     + AuditStore
     + Send
     + Sync
@@ -146,6 +149,13 @@ pub trait Store:
 
     /// Inserts a user; `Conflict("login")` when the login is taken.
     async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError>;
+    /// Inserts a user who has a password from the start (Keystone and IAM user creation).
+    async fn insert_user_with_password(
+        &self,
+        user: &User,
+        password_hash: &str,
+        audit: &Audit,
+    ) -> Result<(), StoreError>;
     async fn get_user(&self, id: UserId) -> Result<User, StoreError>;
     async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError>;
     async fn user_credentials_by_login(

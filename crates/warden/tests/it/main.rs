@@ -18,6 +18,7 @@ mod fuzz_routes;
 mod helpers;
 mod iam;
 mod keystone;
+mod keystone_admin;
 mod limits;
 mod lockout;
 mod multinode;

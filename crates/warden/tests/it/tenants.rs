@@ -586,13 +586,13 @@ async fn list_refuses_no_filter_several_filters_and_bad_cursors() {
     let api = Api::root_client(&app).await;
     let root = app.root_tenant_id().await;
     let first: Value = api
-        .get(&format!("/api/2/tenants?subtree_root_id={root}&limit=1"))
+        .get(&format!("/api/2/tenants?subtree_root_id={root}&limit=2"))
         .await
         .json()
         .await
         .unwrap();
     let cursor = first["paging"]["cursors"]["after"].as_str();
-    // Only the root exists: one page, no cursor.
+    // Only the root and the bootstrap project `admin` exist: one page, no cursor.
     assert_eq!(cursor, None, "{first}");
 
     let bad = [
@@ -1021,7 +1021,15 @@ async fn delete_is_refused_while_enabled_with_1006_and_succeeds_once_disabled() 
     assert_eq!(account_error(gone, StatusCode::NOT_FOUND).await, 1005);
     let again = api.delete_at(&tid, &disabled["version"]).await;
     assert_eq!(account_error(again, StatusCode::NOT_FOUND).await, 1005);
-    assert_eq!(api.tenant(&root).await["has_children"], false);
+    // Only the bootstrap project `admin` remains below the root.
+    let children: Value = api
+        .get(&format!("/api/2/tenants?parent_id={root}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(children["items"].as_array().unwrap().len(), 1, "{children}");
+    assert_eq!(children["items"][0]["name"], "admin");
 }
 
 #[tokio::test]
@@ -1064,7 +1072,10 @@ async fn deleting_a_tenant_removes_its_subtree_with_its_users_and_clients() {
         .get(&format!("/api/2/tenants/{customer}"))
         .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the client went too");
-    assert_eq!(api.subtree(&root).await, vec![root.clone(), id(&keeper)]);
+    // The root, the bootstrap project `admin` and the keeper remain.
+    let left = api.subtree(&root).await;
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.contains(&root) && left.contains(&id(&keeper)));
     assert_eq!(api.tenant(&id(&keeper)).await, keeper);
     let kept = app.get_user(&id(&keeper_user)).await;
     assert_eq!(kept["version"], keeper_user["version"]);
