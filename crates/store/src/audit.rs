@@ -75,6 +75,12 @@ pub enum ObjectType {
     Policies,
     /// A user's permanent access key (the object id is the access key id).
     Credential,
+    /// A region, service or endpoint of the Keystone catalog (recorded in the root tenant).
+    Region,
+    Service,
+    Endpoint,
+    /// A Keystone credential (`/v3/credentials`), recorded in its user's tenant.
+    KeystoneCredential,
 }
 
 impl ObjectType {
@@ -85,6 +91,10 @@ impl ObjectType {
             ObjectType::Client => "client",
             ObjectType::Policies => "access_policies",
             ObjectType::Credential => "credential",
+            ObjectType::Region => "region",
+            ObjectType::Service => "service",
+            ObjectType::Endpoint => "endpoint",
+            ObjectType::KeystoneCredential => "keystone_credential",
         }
     }
 }
