@@ -55,7 +55,8 @@ async fn every_change_through_any_face_is_one_event_with_actor_versions_and_requ
     let client = app.client_token().await;
     let root = app.root_tenant_id().await;
 
-    // First start: the root tenant, the administrator, their policies and the API client.
+    // First start: the root tenant, the administrator, their policies and the API client;
+    // then the identity service's catalog entries.
     let boot = all_events(&app, &client, 100).await;
     let kinds: Vec<(&str, &str)> = boot
         .iter()
@@ -72,7 +73,12 @@ async fn every_change_through_any_face_is_one_event_with_actor_versions_and_requ
             ("tenant", "create"),
             ("user", "create"),
             ("access_policies", "replace"),
-            ("client", "create")
+            ("client", "create"),
+            ("region", "create"),
+            ("service", "create"),
+            ("endpoint", "create"),
+            ("endpoint", "create"),
+            ("endpoint", "create")
         ]
     );
     assert!(boot.iter().all(|e| e["actor_type"] == "system"));
