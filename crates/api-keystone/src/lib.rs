@@ -2,7 +2,10 @@
 //! `{"error": {"code", "message", "title"}}`.
 
 mod auth_scopes;
+mod catalog;
+mod credentials;
 mod error;
+mod fields;
 mod tokens;
 mod users;
 mod versions;
@@ -32,6 +35,8 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
         .route("/users", get(users::list))
         .route("/users/{user_id}", get(users::show))
         .route("/users/{user_id}/password", post(users::change_password))
+        .merge(catalog::routes())
+        .merge(credentials::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
