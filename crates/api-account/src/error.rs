@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use warden_domain::catalog::CatalogRule;
 use warden_domain::tenant::TenantRule;
 use warden_domain::{AuthFailure, DomainError, Resource};
 use warden_http::{current_request_id, BodyRejection};
@@ -47,7 +48,11 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Project
             | Resource::Credential
             | Resource::Role
-            | Resource::Group,
+            | Resource::Group
+
+            | Resource::Region
+            | Resource::Service
+            | Resource::Endpoint,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
         DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),
@@ -62,6 +67,11 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             TenantRule::Locked => (StatusCode::FORBIDDEN, 1012),
             TenantRule::MoveUnderDisabled => (StatusCode::BAD_REQUEST, 1013),
             TenantRule::MoveOutsideLockOwner => (StatusCode::BAD_REQUEST, 1032),
+        },
+        DomainError::CatalogRule(rule) => match rule {
+            CatalogRule::IdTaken => (StatusCode::CONFLICT, 409),
+            CatalogRule::RegionHasEndpoints => (StatusCode::FORBIDDEN, 403),
+            CatalogRule::RegionCycle => (StatusCode::BAD_REQUEST, 400),
         },
         DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, 429),
         DomainError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, 503),
@@ -198,7 +208,8 @@ impl From<DomainError> for OAuthError {
             | DomainError::LoginTaken
             | DomainError::Conflict(_)
             | DomainError::UserStillEnabled
-            | DomainError::TenantRule(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            | DomainError::TenantRule(_)
+            | DomainError::CatalogRule(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
             DomainError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")

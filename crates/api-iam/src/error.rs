@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use warden_domain::catalog::CatalogRule;
 use warden_domain::error::FieldErrorKind;
 use warden_domain::tenant::TenantRule;
 use warden_domain::{AuthFailure, DomainError};
@@ -76,6 +77,11 @@ fn classify(e: &DomainError) -> (StatusCode, &'static str) {
             | TenantRule::MoveUnderOwnDescendant
             | TenantRule::MoveUnderDisabled
             | TenantRule::MoveOutsideLockOwner => (StatusCode::BAD_REQUEST, "IAM.0007"),
+        },
+        DomainError::CatalogRule(rule) => match rule {
+            CatalogRule::IdTaken => (StatusCode::CONFLICT, "IAM.0005"),
+            CatalogRule::RegionHasEndpoints => (StatusCode::FORBIDDEN, "IAM.0002"),
+            CatalogRule::RegionCycle => (StatusCode::BAD_REQUEST, "IAM.0007"),
         },
         DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "IAM.0012"),
         DomainError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "IAM.0006"),

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use warden_core::Warden;
 use warden_domain::Tenant;
 
+use crate::catalog::catalog_json;
 use crate::error::KeystoneError;
-use crate::tokens::{caller_credential, catalog};
+use crate::tokens::caller_credential;
 
 /// Keystone's collection links: this page, and no other.
 fn links(public_url: &str, uri: &OriginalUri) -> Value {
@@ -89,7 +90,8 @@ pub async fn service_catalog(
 ) -> Result<Json<Value>, KeystoneError> {
     warden.authenticate(&caller_credential(&headers)?).await?;
     let public_url = &warden.settings().public_url;
+    let catalog = catalog_json(&warden.service_catalog().await?);
     Ok(Json(
-        json!({ "catalog": catalog(public_url), "links": links(public_url, &uri) }),
+        json!({ "catalog": catalog, "links": links(public_url, &uri) }),
     ))
 }

@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use warden_domain::catalog::CatalogRule;
 use warden_domain::tenant::TenantRule;
 use warden_domain::DomainError;
 use warden_http::BodyRejection;
@@ -47,6 +48,12 @@ fn status_of(e: &DomainError) -> StatusCode {
             | TenantRule::MoveUnderOwnDescendant
             | TenantRule::MoveUnderDisabled
             | TenantRule::MoveOutsideLockOwner => StatusCode::BAD_REQUEST,
+        },
+        // Keystone: `Conflict` 409, `RegionDeletionError` 403, `CircularRegionHierarchyError` 400.
+        DomainError::CatalogRule(rule) => match rule {
+            CatalogRule::IdTaken => StatusCode::CONFLICT,
+            CatalogRule::RegionHasEndpoints => StatusCode::FORBIDDEN,
+            CatalogRule::RegionCycle => StatusCode::BAD_REQUEST,
         },
         DomainError::Overloaded => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

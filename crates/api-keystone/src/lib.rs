@@ -2,8 +2,11 @@
 //! `{"error": {"code", "message", "title"}}`.
 
 mod auth_scopes;
+mod catalog;
 mod common;
+mod credentials;
 mod error;
+mod fields;
 mod groups;
 mod projects;
 mod roles;
@@ -92,7 +95,9 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
             "/roles/{role_id}",
             get(roles::show).patch(roles::update).delete(roles::delete),
         )
-        .route("/role_assignments", get(roles::assignments));
+        .route("/role_assignments", get(roles::assignments))
+        .merge(catalog::routes())
+        .merge(credentials::routes());
     roles::grant_routes(router)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)

@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use warden_core::catalog::CatalogEntry;
 use warden_core::keystone::{NameOrId, ScopeRequest, ScopeView, TokenView, UserRef};
 use warden_core::{Credential, Warden};
 use warden_domain::{AuthFailure, DomainError, FieldErrorKind, Password, Tenant};
 
+use crate::catalog::catalog_json;
 use crate::error::KeystoneError;
 
 #[derive(Deserialize)]
@@ -142,33 +143,11 @@ fn no_catalog(query: Option<&str>) -> bool {
     warden_http::parse_query::<Q>(query).is_ok_and(|q| q.nocatalog.is_some())
 }
 
-/// A stable 32-hex id derived from a name, for objects that are not rows (roles, endpoints).
-fn derived_id(name: &str) -> String {
-    hex::encode(&Sha256::digest(name.as_bytes())[..16])
-}
-
 fn domain_json(t: &Tenant) -> Value {
     json!({ "id": t.id.simple(), "name": t.name })
 }
 
-pub(crate) fn catalog(public_url: &str) -> Value {
-    let url = format!("{public_url}/v3");
-    let endpoints: Vec<Value> = ["public", "internal", "admin"]
-        .iter()
-        .map(|interface| {
-            json!({
-                "id": derived_id(&format!("identity-{interface}")),
-                "interface": interface,
-                "region": "RegionOne",
-                "region_id": "RegionOne",
-                "url": url,
-            })
-        })
-        .collect();
-    json!([{ "id": derived_id("identity"), "type": "identity", "name": "keystone", "endpoints": endpoints }])
-}
-
-fn token_body(view: &TokenView, public_url: &str, with_catalog: bool) -> Value {
+fn token_body(view: &TokenView, catalog: Option<&[CatalogEntry]>) -> Value {
     let claims = &view.claims;
     let ks = claims.ks.clone().unwrap_or_default();
     let methods = if ks.methods.is_empty() {
@@ -206,11 +185,23 @@ fn token_body(view: &TokenView, public_url: &str, with_catalog: bool) -> Value {
             .map(|role| json!({ "id": role.id, "name": role.name }))
             .collect();
         token["roles"] = json!(roles);
-        if with_catalog {
-            token["catalog"] = catalog(public_url);
+        if let Some(catalog) = catalog {
+            token["catalog"] = catalog_json(catalog);
         }
     }
     json!({ "token": token })
+}
+
+/// The catalog a token body shows, unless `?nocatalog` asked for none; from the node's cache.
+async fn token_catalog(
+    warden: &Warden,
+    with_catalog: bool,
+) -> Result<Option<Arc<Vec<CatalogEntry>>>, KeystoneError> {
+    if with_catalog {
+        Ok(Some(warden.service_catalog().await?))
+    } else {
+        Ok(None)
+    }
 }
 
 fn with_subject_token(
@@ -245,7 +236,8 @@ pub async fn issue(
     let (token, view) = warden
         .keystone_password_auth(&user, &password.user.password, &scope)
         .await?;
-    let body = token_body(&view, &warden.settings().public_url, with_catalog);
+    let catalog = token_catalog(&warden, with_catalog).await?;
+    let body = token_body(&view, catalog.as_deref().map(Vec::as_slice));
     with_subject_token(StatusCode::CREATED, &token, body)
 }
 
@@ -266,11 +258,8 @@ pub async fn validate(
         .map_err(|_| bad("X-Subject-Token"))?
         .ok_or_else(|| bad("X-Subject-Token"))?;
     let view = warden.keystone_validate(&caller, &subject).await?;
-    let body = token_body(
-        &view,
-        &warden.settings().public_url,
-        !no_catalog(request.uri().query()),
-    );
+    let catalog = token_catalog(&warden, !no_catalog(request.uri().query())).await?;
+    let body = token_body(&view, catalog.as_deref().map(Vec::as_slice));
     with_subject_token(StatusCode::OK, &subject, body)
 }
 

@@ -96,7 +96,7 @@ impl Warden {
 
     /// Changing a user's keys is changing how one signs in as them: the user themself, or
     /// whoever may manage the user (including every role the user holds).
-    async fn ensure_manages_keys_of(
+    pub(crate) async fn ensure_manages_keys_of(
         &self,
         principal: &Principal,
         user: &User,

@@ -5,6 +5,7 @@ pub mod aksk;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod catalog;
 pub mod clients;
 pub mod clock;
 pub mod credentials;
@@ -12,6 +13,7 @@ pub mod directory;
 pub mod groups;
 pub mod keys;
 pub mod keystone;
+pub mod keystone_credentials;
 pub mod lockout;
 pub mod mail;
 pub mod metrics;
@@ -110,6 +112,7 @@ pub struct Warden {
     pub metrics: Arc<Metrics>,
     pub(crate) mailer: Arc<dyn MailSender>,
     pub(crate) sources: lockout::SourceThrottle,
+    pub(crate) catalog: catalog::CatalogCache,
 }
 
 impl Warden {
@@ -152,6 +155,7 @@ impl Warden {
             metrics,
             // Until a transport is wired in, sending fails rather than dropping messages.
             mailer: Arc::new(mail::NoMailer),
+            catalog: catalog::CatalogCache::default(),
         })
     }
 

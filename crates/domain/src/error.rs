@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::catalog::CatalogRule;
 use crate::tenant::TenantRule;
 
 /// What kind of object a `NotFound` or `Conflict` is about.
@@ -14,10 +15,14 @@ pub enum Resource {
     Token,
     Domain,
     Project,
-    /// A permanent access key (AK/SK).
+    /// A permanent access key (AK/SK), or a Keystone credential.
     Credential,
     Role,
     Group,
+    /// A region, service or endpoint of the Keystone service catalog.
+    Region,
+    Service,
+    Endpoint,
 }
 
 impl Resource {
@@ -32,6 +37,9 @@ impl Resource {
             Resource::Credential => "credential",
             Resource::Role => "role",
             Resource::Group => "group",
+            Resource::Region => "region",
+            Resource::Service => "service",
+            Resource::Endpoint => "endpoint",
         }
     }
 }
@@ -131,6 +139,9 @@ pub enum DomainError {
     /// was changed.
     #[error("tenant rule broken: {0:?}")]
     TenantRule(TenantRule),
+    /// A rule of the Keystone service catalog or credentials is broken; nothing was changed.
+    #[error("catalog rule broken: {0:?}")]
+    CatalogRule(CatalogRule),
     /// Password hashing or another bounded resource is saturated; retry later.
     #[error("overloaded")]
     Overloaded,
@@ -177,6 +188,7 @@ impl DomainError {
                 "You are not authorized to perform the requested action.".to_owned()
             }
             DomainError::TenantRule(rule) => rule.message().to_owned(),
+            DomainError::CatalogRule(rule) => rule.message().to_owned(),
             DomainError::Overloaded => "The server is busy; retry later.".to_owned(),
             DomainError::Unavailable => "The service is temporarily unavailable.".to_owned(),
             DomainError::Internal => "An internal error occurred.".to_owned(),

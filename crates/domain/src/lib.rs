@@ -1,6 +1,7 @@
 //! Warden's domain: typed identifiers, validated value types, entities, commands and the one
 //! error type every face maps to its own wire format. No I/O, no HTTP, no SQL.
 
+pub mod catalog;
 pub mod client;
 pub mod error;
 pub mod ids;

@@ -4,6 +4,7 @@
 //! when several nodes write at once.
 
 mod audit;
+mod catalog;
 mod clients;
 mod credentials;
 mod directory;

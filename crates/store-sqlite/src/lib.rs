@@ -3,6 +3,7 @@
 //! every transaction; a small pool of readers serves reads concurrently.
 
 mod audit;
+mod catalog;
 mod clients;
 mod credentials;
 mod directory;

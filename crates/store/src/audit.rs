@@ -79,6 +79,12 @@ pub enum ObjectType {
     Role,
     /// A Keystone group, and its members.
     Group,
+    /// A region, service or endpoint of the Keystone catalog (recorded in the root tenant).
+    Region,
+    Service,
+    Endpoint,
+    /// A Keystone credential (`/v3/credentials`), recorded in its user's tenant.
+    KeystoneCredential,
 }
 
 impl ObjectType {
@@ -91,6 +97,10 @@ impl ObjectType {
             ObjectType::Credential => "credential",
             ObjectType::Role => "role",
             ObjectType::Group => "group",
+            ObjectType::Region => "region",
+            ObjectType::Service => "service",
+            ObjectType::Endpoint => "endpoint",
+            ObjectType::KeystoneCredential => "keystone_credential",
         }
     }
 }

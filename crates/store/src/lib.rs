@@ -2,6 +2,7 @@
 //! (each its own transaction) and one error type. No backend type crosses this line.
 
 pub mod audit;
+mod catalog;
 mod clients;
 mod credentials;
 mod directory;
@@ -11,6 +12,10 @@ mod policies;
 mod tenants;
 
 pub use audit::{Actor, Audit, AuditEvent, AuditQuery, AuditStore, Change, ObjectType};
+pub use catalog::{
+    CatalogStore, EndpointFilter, EndpointRecord, Extra, Interface, KeystoneCredentialRecord,
+    RegionRecord, ServiceRecord,
+};
 pub use clients::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRecord};
 pub use credentials::{
     CredentialPatch, CredentialRecord, CredentialStatus, CredentialStore, MAX_CREDENTIALS_PER_USER,
@@ -130,6 +135,7 @@ pub trait Store:
     + PolicyStore
     + KeystoneStore
     + AuditStore
+    + CatalogStore
     + Send
     + Sync
     + 'static

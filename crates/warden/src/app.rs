@@ -286,6 +286,12 @@ impl Application {
             })
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.public_message()))?;
+        // The listener is bound above, so `public_url` already names the real port (also when
+        // it is 0 and no public URL is configured) and the identity endpoints point at it.
+        warden
+            .ensure_identity_catalog()
+            .await
+            .map_err(|e| anyhow::anyhow!("service catalog: {}", e.public_message()))?;
         let router = router(warden.clone(), settings.max_body_bytes);
         Ok(Self {
             listener,

@@ -55,8 +55,9 @@ async fn every_change_through_any_face_is_one_event_with_actor_versions_and_requ
     let client = app.client_token().await;
     let root = app.root_tenant_id().await;
 
-    // First start: the root tenant, the administrator, their policies and the API client; then
-    // Keystone's bootstrap objects: three roles, the `admin` project and the grant on it.
+    // First start: the root tenant, the administrator, their policies and the API client;
+    // then Keystone's bootstrap objects: three roles, the `admin` project and the grant on it;
+    // then the identity service's catalog entries.
     let boot = all_events(&app, &client, 100).await;
     let kinds: Vec<(&str, &str)> = boot
         .iter()
@@ -78,7 +79,12 @@ async fn every_change_through_any_face_is_one_event_with_actor_versions_and_requ
             ("role", "create"),
             ("role", "create"),
             ("tenant", "create"),
-            ("access_policies", "grant")
+            ("access_policies", "grant"),
+            ("region", "create"),
+            ("service", "create"),
+            ("endpoint", "create"),
+            ("endpoint", "create"),
+            ("endpoint", "create")
         ]
     );
     assert!(boot.iter().all(|e| e["actor_type"] == "system"));

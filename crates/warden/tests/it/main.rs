@@ -6,6 +6,7 @@ mod account;
 mod audit;
 mod authz_matrix;
 mod binary;
+mod catalog;
 mod clients;
 mod compat;
 mod concurrency;
