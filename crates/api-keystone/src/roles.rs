@@ -136,6 +136,7 @@ pub async fn delete(
 #[derive(Clone, Copy)]
 struct GrantKind {
     on_domain: bool,
+    system: bool,
     group: bool,
     inherited: bool,
 }
@@ -145,6 +146,7 @@ impl GrantKind {
         GrantRef {
             target,
             on_domain: self.on_domain,
+            system: self.system,
             actor: self.actor(actor),
             role,
             inherited: self.inherited,
@@ -208,13 +210,7 @@ async fn list_grants(
 ) -> Result<Json<Value>, KeystoneError> {
     let principal = caller(&warden, &headers).await?;
     let roles = warden
-        .list_grants(
-            &principal,
-            &target,
-            kind.on_domain,
-            kind.actor(&actor),
-            kind.inherited,
-        )
+        .list_grants(&principal, kind.grant(&target, &actor, ""))
         .await?;
     let roles: Vec<Value> = roles.iter().map(|r| view_json(&warden, r)).collect();
     Ok(Json(
@@ -231,6 +227,7 @@ pub fn grant_routes(router: Router<Arc<Warden>>) -> Router<Arc<Warden>> {
             for inherited in [false, true] {
                 let kind = GrantKind {
                     on_domain,
+                    system: false,
                     group,
                     inherited,
                 };
@@ -279,6 +276,41 @@ pub fn grant_routes(router: Router<Arc<Warden>>) -> Router<Arc<Warden>> {
             }
         }
     }
+    for group in [false, true] {
+        let kind = GrantKind {
+            on_domain: false,
+            system: true,
+            group,
+            inherited: false,
+        };
+        let actors = if group { "groups" } else { "users" };
+        let base = format!("/system/{actors}/{{actor}}/roles");
+        let system = |(actor, role): (String, String)| ("system".to_owned(), actor, role);
+        router = router
+            .route(
+                &format!("{base}/{{role}}"),
+                get(move |State(w): State<Arc<Warden>>, Path(p), h: HeaderMap| {
+                    check_grant(w, kind, system(p), h)
+                })
+                .put(move |State(w): State<Arc<Warden>>, Path(p), h: HeaderMap| {
+                    put_grant(w, kind, system(p), h)
+                })
+                .delete(move |State(w): State<Arc<Warden>>, Path(p), h: HeaderMap| {
+                    delete_grant(w, kind, system(p), h)
+                }),
+            )
+            .route(
+                &base,
+                get(
+                    move |State(w): State<Arc<Warden>>,
+                          Path(actor): Path<String>,
+                          uri: OriginalUri,
+                          h: HeaderMap| {
+                        list_grants(w, kind, ("system".to_owned(), actor), uri, h)
+                    },
+                ),
+            );
+    }
     router
 }
 
@@ -312,14 +344,22 @@ async fn assignment_json(
             target["domain"] = json!({ "id": id.simple(), "name": name });
         }
     }
-    let mut scope = json!({ scope_key: target });
+    let mut scope = if a.system {
+        json!({ "system": { "all": true } })
+    } else {
+        json!({ scope_key: target })
+    };
     if a.inherited {
         scope["OS-INHERIT:inherited_to"] = json!("projects");
     }
-    let route = format!(
-        "{}s/{target_id}/{actor_key}s/{actor_id}/roles/{}",
-        scope_key, a.role.id
-    );
+    let route = if a.system {
+        format!("system/{actor_key}s/{actor_id}/roles/{}", a.role.id)
+    } else {
+        format!(
+            "{}s/{target_id}/{actor_key}s/{actor_id}/roles/{}",
+            scope_key, a.role.id
+        )
+    };
     let link = if a.inherited {
         format!("OS-INHERIT/{route}/inherited_to_projects")
     } else {
@@ -352,6 +392,7 @@ pub async fn assignments(
         domain: get("scope.domain.id"),
         inherited_only: get("scope.OS-INHERIT:inherited_to").is_some(),
         effective: flag(query_value(&pairs, "effective"), "effective")?.unwrap_or(false),
+        system: get("scope.system").is_some(),
         include_subtree: flag(query_value(&pairs, "include_subtree"), "include_subtree")?
             .unwrap_or(false),
     };

@@ -71,7 +71,7 @@ impl Principal {
             Subject::User(_) => self
                 .policies
                 .iter()
-                .any(|p| need(&p.role) && p.reach.covers(p.tenant_id, tenant)),
+                .any(|p| need(&p.role) && p.reach.authorizes(p.tenant_id, tenant)),
         }
     }
 
@@ -198,7 +198,9 @@ impl Warden {
     ) -> Result<User, DomainError> {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
         let password = Password::for_login(password).ok_or_else(|| invalid.clone())?;
-        let key = Login::parse("username", login).map(|l| l.key()).ok();
+        let key = Login::parse_keystone("username", login)
+            .map(|l| l.key())
+            .ok();
         let mut creds = match &key {
             Some(key) => self
                 .store

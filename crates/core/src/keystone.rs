@@ -220,7 +220,7 @@ impl Warden {
         principal: &Principal,
         login: &str,
     ) -> Result<Vec<User>, DomainError> {
-        let Ok(login) = warden_domain::Login::parse("name", login) else {
+        let Ok(login) = warden_domain::Login::parse_keystone("name", login) else {
             return Ok(Vec::new());
         };
         let Some(creds) = self
@@ -293,7 +293,7 @@ impl Warden {
                             || principal
                                 .policies
                                 .iter()
-                                .any(|p| p.reach.covers(p.tenant_id, &project)) =>
+                                .any(|p| p.reach.confers(p.tenant_id, &project)) =>
                     {
                         Some((project, false))
                     }
@@ -327,7 +327,7 @@ impl Warden {
             let granted = principal
                 .policies
                 .iter()
-                .any(|p| p.reach.covers(p.tenant_id, tenant));
+                .any(|p| p.reach.confers(p.tenant_id, tenant));
             if !own && !granted {
                 return Err(invalid);
             }
@@ -413,9 +413,10 @@ impl Warden {
         if let ScopeView::Domain(t) | ScopeView::Project { project: t, .. } = &scope {
             let book = self.role_book().await?;
             for p in &principal.policies {
-                if p.reach.covers(p.tenant_id, t) {
+                if p.reach.confers(p.tenant_id, t) {
                     let role = book.view_of(&p.role);
-                    if !roles.contains(&role) {
+                    // A domain-specific role is not held as such (Keystone leaves it out).
+                    if role.domain_id.is_none() && !roles.contains(&role) {
                         roles.push(role);
                     }
                 }
@@ -526,7 +527,7 @@ impl Warden {
         new: NewKeystoneUser,
     ) -> Result<(User, Tenant), DomainError> {
         let mut errors = Vec::new();
-        let login = warden_domain::Login::parse("name", &new.name).map_err(|e| errors.push(e));
+        let login = warden_domain::Login::parse_keystone("name", &new.name).map_err(|e| errors.push(e));
         let email = new
             .email
             .as_deref()
@@ -620,7 +621,7 @@ impl Warden {
         let mut errors = Vec::new();
         let mut next = current.clone();
         if let Some(name) = &patch.name {
-            match warden_domain::Login::parse("name", name) {
+            match warden_domain::Login::parse_keystone("name", name) {
                 Ok(login) => next.login = login,
                 Err(e) => errors.push(e),
             }

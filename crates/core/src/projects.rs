@@ -89,7 +89,7 @@ impl Warden {
             || principal
                 .policies
                 .iter()
-                .any(|p| p.reach.covers(p.tenant_id, tenant))
+                .any(|p| p.reach.confers(p.tenant_id, tenant))
     }
 
     /// `GET /v3/projects/{id}` (and `/v3/domains/{id}` with `domain`).
@@ -264,20 +264,33 @@ impl Warden {
             .map_err(store_error)?
             .ok_or(DomainError::Internal)?;
         let want_domains = domains || query.is_domain == Some(true);
-        let filter = if want_domains {
-            TenantFilter::Children(root.id)
+        // Listing needs read access where it starts (Keystone refuses a caller without
+        // `admin` or `reader` with 403); a caller who cannot read the whole tree and named no
+        // place lists their own domain.
+        let start = if want_domains {
+            root.clone()
         } else if let Some(raw) = &query.parent_id {
             match self.find_tenant(raw).await? {
-                Some(parent) => TenantFilter::Children(parent.id),
+                Some(parent) => parent,
                 None => return Ok((Vec::new(), false)),
             }
         } else if let Some(raw) = &query.domain_id {
             match self.find_domain_by_id(raw).await? {
-                Some(domain) => TenantFilter::Subtree(domain.id),
+                Some(domain) => domain,
                 None => return Ok((Vec::new(), false)),
             }
+        } else if principal.can_read(&root) {
+            root.clone()
         } else {
-            TenantFilter::Subtree(root.id)
+            self.domain_of(principal.tenant_id).await?
+        };
+        if !principal.can_read(&start) {
+            return Err(DomainError::Forbidden);
+        }
+        let filter = if want_domains || query.parent_id.is_some() {
+            TenantFilter::Children(start.id)
+        } else {
+            TenantFilter::Subtree(start.id)
         };
         let mut rows = self
             .store

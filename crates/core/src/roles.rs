@@ -99,12 +99,15 @@ impl ActorId {
     }
 }
 
-/// A grant as a Keystone route names it: the target (a domain or a project), the actor, the
-/// role and whether it is inherited to the projects below.
+/// A grant as a Keystone route names it: the target (a domain, a project, or the system),
+/// the actor, the role and whether it is inherited to the projects below.
 #[derive(Clone, Debug)]
 pub struct GrantRef<'a> {
     pub target: &'a str,
     pub on_domain: bool,
+    /// On the whole deployment (`/v3/system/...`): held on the root with reach `Tree`, as the
+    /// root's administrator holds `root_admin`.
+    pub system: bool,
     pub actor: ActorRef<'a>,
     pub role: &'a str,
     pub inherited: bool,
@@ -123,6 +126,8 @@ pub struct Assignment {
     pub actor: ActorId,
     pub tenant: TenantId,
     pub on_domain: bool,
+    /// A role on the whole deployment: a policy reaching the root's whole tree.
+    pub system: bool,
     pub inherited: bool,
 }
 
@@ -148,6 +153,8 @@ pub struct AssignmentQuery {
     pub inherited_only: bool,
     /// Groups resolved to their members and inherited assignments to the projects they reach.
     pub effective: bool,
+    /// Only roles on the system (`scope.system=all`).
+    pub system: bool,
     /// With a project: the assignments on the projects below it too.
     pub include_subtree: bool,
 }
@@ -358,7 +365,9 @@ impl Warden {
         &self,
         grant: &GrantRef<'_>,
     ) -> Result<(Tenant, ActorId, TenantId), DomainError> {
-        let target = if grant.on_domain {
+        let target = if grant.system {
+            self.role_owner(None).await?
+        } else if grant.on_domain {
             self.domain_by_id(grant.target).await?
         } else {
             self.find_tenant(grant.target)
@@ -400,8 +409,12 @@ impl Warden {
             },
             tenant_id: target.id,
             role: role.policy_role(target.kind),
-            reach: if grant.inherited {
+            reach: if grant.system {
+                Reach::Tree
+            } else if grant.inherited {
                 Reach::Below
+            } else if target.is_domain {
+                Reach::Domain
             } else {
                 Reach::Tenant
             },
@@ -423,11 +436,13 @@ impl Warden {
 
     /// The reaches a grant route's assignment may be stored with: a direct Keystone
     /// assignment, or an account-face policy (which reaches the tenant too).
-    fn route_reaches(inherited: bool) -> &'static [Reach] {
-        if inherited {
+    fn route_reaches(grant: &GrantRef<'_>) -> &'static [Reach] {
+        if grant.system {
+            &[Reach::Tree]
+        } else if grant.inherited {
             &[Reach::Below]
         } else {
-            &[Reach::Tenant, Reach::Tree]
+            &[Reach::Tenant, Reach::Domain, Reach::Tree]
         }
     }
 
@@ -447,7 +462,7 @@ impl Warden {
             })
             .await
             .map_err(store_error)?;
-        let reaches = Self::route_reaches(grant.inherited);
+        let reaches = Self::route_reaches(&grant);
         if held.iter().any(|p| reaches.contains(&p.reach)) {
             Ok(())
         } else {
@@ -466,7 +481,7 @@ impl Warden {
             .revoke_policies(
                 actor.uuid(),
                 target.id,
-                Self::route_reaches(grant.inherited),
+                Self::route_reaches(&grant),
                 &held_as(&role),
                 home,
                 &self.audit_by(principal),
@@ -475,23 +490,13 @@ impl Warden {
             .map_err(store_error_for(Resource::Role))
     }
 
-    /// `GET /v3/{domains|projects}/{id}/{users|groups}/{id}/roles` (and the `OS-INHERIT`
-    /// form): the roles the actor holds there directly.
+    /// `GET /v3/{domains|projects|system}/…/{users|groups}/{id}/roles` (and the `OS-INHERIT`
+    /// form): the roles the actor holds there directly. The grant's role is not read.
     pub async fn list_grants(
         &self,
         principal: &Principal,
-        target: &str,
-        on_domain: bool,
-        actor: ActorRef<'_>,
-        inherited: bool,
+        probe: GrantRef<'_>,
     ) -> Result<Vec<RoleView>, DomainError> {
-        let probe = GrantRef {
-            target,
-            on_domain,
-            actor,
-            role: "",
-            inherited,
-        };
         let (target, actor, _) = self.resolve_target_actor(&probe).await?;
         if !principal.can_read(&target) {
             return Err(DomainError::Forbidden);
@@ -506,7 +511,7 @@ impl Warden {
             .await
             .map_err(store_error)?;
         let book = self.role_book().await?;
-        let reaches = Self::route_reaches(inherited);
+        let reaches = Self::route_reaches(&probe);
         let mut roles: Vec<RoleView> = Vec::new();
         for policy in held.iter().filter(|p| reaches.contains(&p.reach)) {
             let view = book.view_of(&policy.role);
@@ -568,16 +573,25 @@ impl Warden {
                 continue;
             }
             let inherited = policy.reach == Reach::Below;
+            let system = policy.reach == Reach::Tree && tenant.parent_id.is_none();
+            if query.system && !system {
+                continue;
+            }
             let assignment = Assignment {
                 role,
                 actor,
                 tenant: tenant.id,
                 on_domain: tenant.is_domain,
+                system,
                 inherited,
             };
             if query.effective {
-                self.expand(&assignment, policy.reach, &tenant, query, &mut found)
-                    .await?;
+                // A domain-specific role is never held as such: it only names a set of
+                // roles it implies (Keystone leaves it out of effective listings and tokens).
+                if assignment.role.domain_id.is_none() {
+                    self.expand(&assignment, policy.reach, &tenant, query, &mut found)
+                        .await?;
+                }
             } else if !query.inherited_only || inherited {
                 found.push(assignment);
             }
@@ -682,9 +696,16 @@ impl Warden {
         if reach != Reach::Below {
             targets.push((tenant.id, tenant.is_domain));
         }
-        if reach != Reach::Tenant {
+        // An account-face policy on a project reaches the projects below it; a grant on a
+        // domain, Keystone's or the account face's, is held in the domain's scope only.
+        let reaches_below = match reach {
+            Reach::Below => true,
+            Reach::Tree => !tenant.is_domain,
+            Reach::Tenant | Reach::Domain => false,
+        };
+        if reaches_below {
             match &wanted_project {
-                Some(project) if reach.covers(tenant.id, project) && project.id != tenant.id => {
+                Some(project) if reach.confers(tenant.id, project) && project.id != tenant.id => {
                     targets.push((project.id, false));
                 }
                 Some(_) => {}
@@ -706,6 +727,7 @@ impl Warden {
                     actor,
                     tenant: *id,
                     on_domain: *on_domain,
+                    system: assignment.system && *id == assignment.tenant,
                     inherited: false,
                 });
             }

@@ -134,6 +134,9 @@ pub enum Reach {
     /// Everything below the tenant but not the tenant itself: a Keystone assignment
     /// inherited to projects (`OS-INHERIT`).
     Below,
+    /// A Keystone grant on a domain: it authorizes over everything in the domain, as a domain
+    /// administrator or reader does, but as a role it is held in the domain's own scope only.
+    Domain,
 }
 
 impl Reach {
@@ -142,6 +145,7 @@ impl Reach {
             Reach::Tree => "tree",
             Reach::Tenant => "self",
             Reach::Below => "below",
+            Reach::Domain => "domain",
         }
     }
 
@@ -150,16 +154,28 @@ impl Reach {
             "tree" => Some(Reach::Tree),
             "self" => Some(Reach::Tenant),
             "below" => Some(Reach::Below),
+            "domain" => Some(Reach::Domain),
             _ => None,
         }
     }
 
-    /// Whether a policy on `on` with this reach applies to `tenant`.
-    pub fn covers(&self, on: TenantId, tenant: &crate::Tenant) -> bool {
+    /// Whether a policy on `on` with this reach authorizes its holder on `tenant`.
+    pub fn authorizes(&self, on: TenantId, tenant: &crate::Tenant) -> bool {
+        let below = tenant.ancestors.contains(&on);
+        match self {
+            Reach::Tree | Reach::Domain => tenant.id == on || below,
+            Reach::Tenant => tenant.id == on,
+            Reach::Below => below,
+        }
+    }
+
+    /// Whether a policy on `on` with this reach is a role its holder has in `tenant`'s scope:
+    /// in tokens scoped to it, and among the effective role assignments on it.
+    pub fn confers(&self, on: TenantId, tenant: &crate::Tenant) -> bool {
         let below = tenant.ancestors.contains(&on);
         match self {
             Reach::Tree => tenant.id == on || below,
-            Reach::Tenant => tenant.id == on,
+            Reach::Tenant | Reach::Domain => tenant.id == on,
             Reach::Below => below,
         }
     }

@@ -68,15 +68,27 @@ pub struct Login(String);
 impl Login {
     pub const MIN_CHARS: usize = 3;
     pub const MAX_CHARS: usize = 64;
+    /// Keystone's user names are longer (its column width); the keystone face accepts them,
+    /// and every lookup by name does.
+    pub const KEYSTONE_MAX_CHARS: usize = 255;
     const SPECIALS: &'static str = ".@_-+:!#$%^*={}'`/? ";
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::parse_within(field, raw, Self::MAX_CHARS)
+    }
+
+    /// A login as the keystone face takes it: up to [`Self::KEYSTONE_MAX_CHARS`].
+    pub fn parse_keystone(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::parse_within(field, raw, Self::KEYSTONE_MAX_CHARS)
+    }
+
+    fn parse_within(field: &str, raw: &str, max: usize) -> Result<Self, FieldError> {
         let trimmed = raw.trim();
         let len = trimmed.chars().count();
         let charset_ok = trimmed
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || Self::SPECIALS.contains(c));
-        if (Self::MIN_CHARS..=Self::MAX_CHARS).contains(&len) && charset_ok {
+        if (Self::MIN_CHARS..=max).contains(&len) && charset_ok {
             Ok(Self(trimmed.to_owned()))
         } else {
             Err(FieldError::new(field, FieldErrorKind::InvalidLogin))
