@@ -22,6 +22,7 @@ mod limits;
 mod lockout;
 mod multinode;
 mod openapi;
+mod openstack;
 mod policies;
 mod service;
 mod tenants;
