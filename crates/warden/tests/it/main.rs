@@ -25,4 +25,5 @@ mod openapi;
 mod openstack;
 mod policies;
 mod service;
+mod tempest;
 mod tenants;
