@@ -13,8 +13,8 @@
 //!
 //! `TEMPEST_CONCURRENCY` sets Tempest's workers (default 2), `TEMPEST_REGEX` narrows the tests
 //! run (the must-pass check then covers only the selected tests), and `TEMPEST_WORKSPACE` names
-//! a directory to keep the workspace in (its `logs/tempest.log` holds every request and
-//! response) instead of a temporary one.
+//! a directory to keep the workspace in (`tempest/logs/tempest.log` there holds every request
+//! and response) instead of a temporary one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -155,8 +155,10 @@ fn run_tempest(url: &str, default_domain_id: &str) -> Report {
     let temp = tempfile::tempdir().unwrap();
     let root = match std::env::var_os("TEMPEST_WORKSPACE").filter(|v| !v.is_empty()) {
         Some(kept) => {
+            // Only what an earlier run wrote there is replaced.
             let kept = PathBuf::from(kept);
-            let _ = std::fs::remove_dir_all(&kept);
+            let _ = std::fs::remove_dir_all(kept.join("tempest"));
+            let _ = std::fs::remove_file(kept.join("workspaces.yaml"));
             std::fs::create_dir_all(&kept).unwrap();
             kept
         }
