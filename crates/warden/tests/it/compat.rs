@@ -20,18 +20,29 @@ fn python() -> PathBuf {
     path
 }
 
-fn compat_dir() -> PathBuf {
+pub fn compat_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../compat")
 }
 
 /// Runs a script against a fresh application; returns what it printed.
 async fn run(script: &str) -> String {
+    run_script(python(), script, &[]).await
+}
+
+/// Runs `script` of `compat/` with the interpreter `python` against a fresh application, with
+/// its URL and bootstrap credentials (see `compat/warden_env.py`) and `extra_env` in the
+/// environment. Stops the test with what the script printed unless it exits 0; returns its
+/// output.
+pub async fn run_script(python: PathBuf, script: &str, extra_env: &[(&str, PathBuf)]) -> String {
     let app = TestApp::spawn().await;
-    let python = python();
     let out = tokio::task::spawn_blocking({
         let url = app.url.clone();
         let client_id = app.client_id.clone();
         let script = script.to_owned();
+        let extra_env: Vec<(String, PathBuf)> = extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
         move || {
             Command::new(python)
                 .arg(&script)
@@ -41,6 +52,7 @@ async fn run(script: &str) -> String {
                 .env("WARDEN_CLIENT_SECRET", CLIENT_SECRET)
                 .env("WARDEN_ADMIN_LOGIN", ADMIN_LOGIN)
                 .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .envs(extra_env)
                 .output()
                 .unwrap()
         }

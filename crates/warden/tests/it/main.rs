@@ -24,6 +24,8 @@ mod limits;
 mod lockout;
 mod multinode;
 mod openapi;
+mod openstack;
 mod policies;
 mod service;
+mod tempest;
 mod tenants;
