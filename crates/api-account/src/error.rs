@@ -49,7 +49,6 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Credential
             | Resource::Role
             | Resource::Group
-
             | Resource::Region
             | Resource::Service
             | Resource::Endpoint,

@@ -13,6 +13,7 @@ use warden_domain::Tenant;
 use crate::catalog::catalog_json;
 use crate::error::KeystoneError;
 use crate::tokens::caller_credential;
+use warden_core::keystone::keystone_name;
 
 /// Keystone's collection links: this page, and no other.
 fn links(public_url: &str, uri: &OriginalUri) -> Value {
@@ -23,7 +24,7 @@ fn domain_json(public_url: &str, t: &Tenant) -> Value {
     let id = t.id.simple();
     json!({
         "id": id,
-        "name": t.name,
+        "name": keystone_name(t),
         "enabled": t.enabled,
         "description": "",
         "links": { "self": format!("{public_url}/v3/domains/{id}") },
@@ -39,7 +40,7 @@ async fn project_json(
     let domain = warden.domain_of(t.id).await?;
     Ok(json!({
         "id": id,
-        "name": t.name,
+        "name": keystone_name(t),
         "domain_id": domain.id.simple(),
         "parent_id": t.parent_id.map(|p| p.simple()),
         "enabled": t.enabled,

@@ -9,6 +9,7 @@ use warden_domain::{DomainError, FieldErrorKind, Tenant};
 
 use crate::error::KeystoneError;
 use crate::tokens::caller_credential;
+use warden_core::keystone::keystone_name;
 
 /// The authenticated caller of a request.
 pub(crate) async fn caller(
@@ -150,7 +151,7 @@ pub(crate) fn domain_json(warden: &Warden, t: &Tenant) -> Value {
     let id = t.id.simple();
     json!({
         "id": id,
-        "name": t.name,
+        "name": keystone_name(t),
         "enabled": t.enabled,
         "description": t.description,
         "tags": t.tags,

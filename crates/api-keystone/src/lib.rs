@@ -95,6 +95,15 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
             "/roles/{role_id}",
             get(roles::show).patch(roles::update).delete(roles::delete),
         )
+        .route("/roles/{role_id}/implies", get(roles::list_implied))
+        .route(
+            "/roles/{role_id}/implies/{implied_id}",
+            get(roles::show_inference)
+                .head(roles::check_inference)
+                .put(roles::add_inference)
+                .delete(roles::delete_inference),
+        )
+        .route("/role_inferences", get(roles::list_inferences))
         .route("/role_assignments", get(roles::assignments))
         .merge(catalog::routes())
         .merge(credentials::routes());

@@ -85,7 +85,12 @@ async fn list(
     let (found, truncated) = warden.list_projects(&principal, &query, domains).await?;
     let mut items = Vec::with_capacity(found.len());
     for tenant in &found {
-        items.push(render(warden, tenant, domains).await?);
+        match render(warden, tenant, domains).await {
+            Ok(item) => items.push(item),
+            // Deleted, with the tenant above it, since it was listed.
+            Err(KeystoneError::Domain(warden_domain::DomainError::NotFound(_))) => {}
+            Err(e) => return Err(e),
+        }
     }
     let key = if domains { "domains" } else { "projects" };
     let mut body = json!({ key: items, "links": collection_links(warden, uri.0.path()) });

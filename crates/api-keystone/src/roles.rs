@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use warden_core::roles::{
-    new_role, ActorId, ActorRef, Assignment, AssignmentQuery, GrantRef, RoleView,
+    new_role, ActorId, ActorRef, Assignment, AssignmentQuery, GrantRef, RoleInference, RoleView,
 };
 use warden_core::Warden;
 use warden_domain::keystone::RolePatch;
@@ -130,6 +130,119 @@ pub async fn delete(
     let principal = caller(&warden, &headers).await?;
     warden.delete_role(&principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn brief_json(warden: &Warden, role: &KeystoneRole) -> Value {
+    let id = role.id.simple();
+    json!({
+        "id": id,
+        "name": role.name,
+        "links": self_link(warden, &format!("roles/{id}")),
+    })
+}
+
+fn inference_json(warden: &Warden, prior: &KeystoneRole, implied: &KeystoneRole) -> Value {
+    json!({
+        "role_inference": {
+            "prior_role": brief_json(warden, prior),
+            "implies": brief_json(warden, implied),
+        },
+        "links": self_link(warden, &format!("roles/{}/implies/{}", prior.id.simple(), implied.id.simple())),
+    })
+}
+
+/// `PUT /v3/roles/{prior}/implies/{implied}` → 201.
+pub async fn add_inference(
+    State(warden): State<Arc<Warden>>,
+    Path((prior, implied)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<Value>), KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    let (prior, implied) = warden
+        .add_role_inference(&principal, &prior, &implied)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(inference_json(&warden, &prior, &implied)),
+    ))
+}
+
+/// `GET /v3/roles/{prior}/implies/{implied}`.
+pub async fn show_inference(
+    State(warden): State<Arc<Warden>>,
+    Path((prior, implied)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    let (prior, implied) = warden
+        .get_role_inference(&principal, &prior, &implied)
+        .await?;
+    Ok(Json(inference_json(&warden, &prior, &implied)))
+}
+
+/// `HEAD /v3/roles/{prior}/implies/{implied}` → 204.
+pub async fn check_inference(
+    State(warden): State<Arc<Warden>>,
+    Path((prior, implied)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    warden
+        .get_role_inference(&principal, &prior, &implied)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v3/roles/{prior}/implies/{implied}` → 204.
+pub async fn delete_inference(
+    State(warden): State<Arc<Warden>>,
+    Path((prior, implied)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    warden
+        .remove_role_inference(&principal, &prior, &implied)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn rule_json(warden: &Warden, rule: &RoleInference) -> Value {
+    json!({
+        "prior_role": brief_json(warden, &rule.prior),
+        "implies": rule.implies.iter().map(|r| brief_json(warden, r)).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /v3/roles/{prior}/implies`: what one role implies directly.
+pub async fn list_implied(
+    State(warden): State<Arc<Warden>>,
+    Path(prior): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    let rules = warden.role_inferences(&principal, Some(&prior)).await?;
+    let rule = rules
+        .first()
+        .ok_or(DomainError::NotFound(warden_domain::Resource::Role))?;
+    Ok(Json(json!({
+        "role_inference": rule_json(&warden, rule),
+        "links": self_link(&warden, &format!("roles/{prior}/implies")),
+    })))
+}
+
+/// `GET /v3/role_inferences`: every rule.
+pub async fn list_inferences(
+    State(warden): State<Arc<Warden>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<Value>, KeystoneError> {
+    let principal = caller(&warden, &headers).await?;
+    let rules = warden.role_inferences(&principal, None).await?;
+    let rules: Vec<Value> = rules.iter().map(|r| rule_json(&warden, r)).collect();
+    Ok(Json(json!({
+        "role_inferences": rules,
+        "links": collection_links(&warden, uri.0.path()),
+    })))
 }
 
 /// Which grant routes: on domains or projects, of users or groups, inherited or not.
@@ -295,9 +408,11 @@ pub fn grant_routes(router: Router<Arc<Warden>>) -> Router<Arc<Warden>> {
                 .put(move |State(w): State<Arc<Warden>>, Path(p), h: HeaderMap| {
                     put_grant(w, kind, system(p), h)
                 })
-                .delete(move |State(w): State<Arc<Warden>>, Path(p), h: HeaderMap| {
-                    delete_grant(w, kind, system(p), h)
-                }),
+                .delete(
+                    move |State(w): State<Arc<Warden>>, Path(p), h: HeaderMap| {
+                        delete_grant(w, kind, system(p), h)
+                    },
+                ),
             )
             .route(
                 &base,

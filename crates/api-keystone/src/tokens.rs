@@ -15,6 +15,7 @@ use warden_domain::{AuthFailure, DomainError, FieldErrorKind, Password, Tenant};
 
 use crate::catalog::catalog_json;
 use crate::error::KeystoneError;
+use warden_core::keystone::keystone_name;
 
 #[derive(Deserialize)]
 struct AuthRequest {
@@ -32,6 +33,12 @@ struct Auth {
 struct Identity {
     methods: Vec<String>,
     password: Option<PasswordMethod>,
+    token: Option<TokenMethod>,
+}
+
+#[derive(Deserialize)]
+struct TokenMethod {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +97,12 @@ fn scope_request(scope: Option<&Value>) -> Result<ScopeRequest, DomainError> {
     }
     let parse =
         |v: &Value| serde_json::from_value::<Reference>(v.clone()).map_err(|_| bad("auth.scope"));
+    if let Some(system) = scope.get("system") {
+        return match (system.get("all"), scope.get("domain"), scope.get("project")) {
+            (Some(Value::Bool(true)), None, None) => Ok(ScopeRequest::System),
+            _ => Err(bad("auth.scope.system")),
+        };
+    }
     match (scope.get("domain"), scope.get("project")) {
         (Some(_), Some(_)) => Err(bad("auth.scope")),
         (Some(domain), None) => Ok(ScopeRequest::Domain(name_or_id(
@@ -144,7 +157,7 @@ fn no_catalog(query: Option<&str>) -> bool {
 }
 
 fn domain_json(t: &Tenant) -> Value {
-    json!({ "id": t.id.simple(), "name": t.name })
+    json!({ "id": t.id.simple(), "name": keystone_name(t) })
 }
 
 fn token_body(view: &TokenView, catalog: Option<&[CatalogEntry]>) -> Value {
@@ -170,6 +183,9 @@ fn token_body(view: &TokenView, catalog: Option<&[CatalogEntry]>) -> Value {
     let scoped = !matches!(view.scope, ScopeView::Unscoped);
     match &view.scope {
         ScopeView::Unscoped => {}
+        ScopeView::System(_) => {
+            token["system"] = json!({ "all": true });
+        }
         ScopeView::Domain(d) => {
             token["domain"] = domain_json(d);
         }
@@ -223,19 +239,27 @@ pub async fn issue(
     let (_, bytes) = warden_http::read_body(request).await?;
     let body: AuthRequest = warden_http::parse_json(&bytes)?;
     let identity = &body.auth.identity;
-    if !identity.methods.iter().any(|m| m == "password") {
-        // Only the password method is served; Keystone answers unknown methods with 401.
-        return Err(DomainError::Unauthenticated(AuthFailure::Invalid).into());
-    }
-    let password = identity
-        .password
-        .as_ref()
-        .ok_or_else(|| bad("auth.identity.password"))?;
-    let user = user_ref(&password.user)?;
     let scope = scope_request(body.auth.scope.as_ref())?;
-    let (token, view) = warden
-        .keystone_password_auth(&user, &password.user.password, &scope)
-        .await?;
+    let uses = |method: &str| identity.methods.iter().any(|m| m == method);
+    let (token, view) = if uses("password") {
+        let password = identity
+            .password
+            .as_ref()
+            .ok_or_else(|| bad("auth.identity.password"))?;
+        let user = user_ref(&password.user)?;
+        warden
+            .keystone_password_auth(&user, &password.user.password, &scope)
+            .await?
+    } else if uses("token") {
+        let token = identity
+            .token
+            .as_ref()
+            .ok_or_else(|| bad("auth.identity.token"))?;
+        warden.keystone_token_auth(&token.id, &scope).await?
+    } else {
+        // Keystone answers a method it does not serve with 401.
+        return Err(DomainError::Unauthenticated(AuthFailure::Invalid).into());
+    };
     let catalog = token_catalog(&warden, with_catalog).await?;
     let body = token_body(&view, catalog.as_deref().map(Vec::as_slice));
     with_subject_token(StatusCode::CREATED, &token, body)

@@ -31,6 +31,8 @@ pub enum UserRef {
 #[derive(Clone, Debug)]
 pub enum ScopeRequest {
     Unscoped,
+    /// `{"system": {"all": true}}`.
+    System,
     Domain(NameOrId),
     Project {
         project: NameOrId,
@@ -43,8 +45,28 @@ pub enum ScopeRequest {
 #[derive(Clone, Debug)]
 pub enum ScopeView {
     Unscoped,
+    /// The whole deployment (`{"system": {"all": true}}`); the root tenant.
+    System(Tenant),
     Domain(Tenant),
-    Project { project: Tenant, domain: Tenant },
+    Project {
+        project: Tenant,
+        domain: Tenant,
+    },
+}
+
+/// The name the keystone face gives a tenant: the root is Keystone's `Default` domain
+/// whatever the operator named it, as Keystone's clients look it up by that name.
+pub fn keystone_name(tenant: &Tenant) -> &str {
+    if tenant.parent_id.is_none() {
+        DEFAULT_DOMAIN_NAME
+    } else {
+        &tenant.name
+    }
+}
+
+/// A system role assignment: a policy on the root reaching its whole tree.
+fn is_system_role(policy: &warden_domain::AccessPolicy, root: TenantId) -> bool {
+    policy.reach == warden_domain::Reach::Tree && policy.tenant_id == root
 }
 
 /// Everything a Keystone token body shows.
@@ -271,6 +293,53 @@ impl Warden {
                 self.password_login_in(name, password, Some(wanted)).await?
             }
         };
+        self.keystone_scoped_token(user, vec!["password".to_owned()], scope, None)
+            .await
+    }
+
+    /// `POST /v3/auth/tokens` with the `token` method: a new token for the same user, in the
+    /// scope asked for, that expires with the token it came from and is revoked with it.
+    pub async fn keystone_token_auth(
+        &self,
+        token: &str,
+        scope: &ScopeRequest,
+    ) -> Result<(String, TokenView), DomainError> {
+        // Keystone answers a token it cannot find, revoked or expired, with 404.
+        let not_found = DomainError::NotFound(Resource::Token);
+        let principal = match self.authenticate_token(token).await {
+            Ok(principal) => principal,
+            Err(DomainError::Unauthenticated(_)) => return Err(not_found),
+            Err(e) => return Err(e),
+        };
+        let (Some(user_id), Some(claims)) = (principal.user_id(), principal.claims.clone()) else {
+            return Err(not_found);
+        };
+        // Only a Keystone token is exchanged here, and never one narrowed on the account face.
+        let Some(ks) = claims.ks.as_ref().filter(|_| claims.narrowing.is_empty()) else {
+            return Err(DomainError::Unauthenticated(AuthFailure::Invalid));
+        };
+        let mut methods = ks.methods.clone();
+        if !methods.iter().any(|m| m == "token") {
+            methods.push("token".to_owned());
+        }
+        let user = self.load_user(user_id).await?;
+        self.keystone_scoped_token(user, methods, scope, Some(&claims))
+            .await
+    }
+
+    /// Issues a Keystone token for an authenticated user in the scope asked for: a domain, a
+    /// project, the system, or none (then the user's default project, when they may scope to
+    /// it). A user may scope to the domain or project they belong to, or to any tenant on
+    /// which they hold a role there; to the system when they hold a system role. Anything else
+    /// is refused as Keystone refuses it, 401.
+    async fn keystone_scoped_token(
+        &self,
+        user: User,
+        methods: Vec<String>,
+        scope: &ScopeRequest,
+        from: Option<&Claims>,
+    ) -> Result<(String, TokenView), DomainError> {
+        let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
         let policies = self
             .store
             .held_policies(user.id.uuid())
@@ -283,61 +352,62 @@ impl Warden {
             claims: None,
         };
         let user_tenant = self.tenant(user.tenant_id).await?;
-        let target = match scope {
-            // A user with a default project gets a token scoped to it, when they may scope
-            // to it; else an unscoped one.
-            ScopeRequest::Unscoped => match user.default_project_id {
-                Some(id) => match self.store.get_tenant(id).await {
-                    Ok(project)
-                        if project.contains(&user_tenant)
-                            || principal
-                                .policies
-                                .iter()
-                                .any(|p| p.reach.confers(p.tenant_id, &project)) =>
-                    {
-                        Some((project, false))
+        let may_scope = |tenant: &Tenant| {
+            tenant.contains(&user_tenant)
+                || principal
+                    .policies
+                    .iter()
+                    .any(|p| p.reach.confers(p.tenant_id, tenant))
+        };
+        let method = if from.is_some() { "token" } else { "password" };
+        let mut ks = KeystoneClaims {
+            methods,
+            ..KeystoneClaims::default()
+        };
+        match scope {
+            ScopeRequest::Unscoped => {
+                if let Some(id) = user.default_project_id {
+                    match self.store.get_tenant(id).await {
+                        Ok(project) if may_scope(&project) => {
+                            ks.project_id = Some(project.id.simple());
+                        }
+                        _ => {}
                     }
-                    _ => None,
-                },
-                None => None,
-            },
+                }
+            }
             ScopeRequest::Domain(reference) => {
                 let domain = self
                     .domain(reference)
                     .await?
                     .ok_or_else(|| invalid.clone())?;
-                Some((domain, true))
+                if !may_scope(&domain) {
+                    return Err(invalid);
+                }
+                ks.domain_id = Some(domain.id.simple());
             }
             ScopeRequest::Project { project, domain } => {
                 let project = self
                     .project(project, domain.as_ref())
                     .await?
                     .ok_or_else(|| invalid.clone())?;
-                Some((project, false))
+                if !may_scope(&project) {
+                    return Err(invalid);
+                }
+                ks.project_id = Some(project.id.simple());
             }
-        };
-        let mut ks = KeystoneClaims {
-            methods: vec!["password".to_owned()],
-            ..KeystoneClaims::default()
-        };
-        if let Some((tenant, is_domain_scope)) = &target {
-            // A user may scope to the domain or project they belong to, or to any tenant on
-            // which they hold a role; anything else is refused as Keystone refuses it, 401.
-            let own = tenant.contains(&user_tenant);
-            let granted = principal
-                .policies
-                .iter()
-                .any(|p| p.reach.confers(p.tenant_id, tenant));
-            if !own && !granted {
-                return Err(invalid);
-            }
-            if *is_domain_scope {
-                ks.domain_id = Some(tenant.id.simple());
-            } else {
-                ks.project_id = Some(tenant.id.simple());
+            ScopeRequest::System => {
+                let root = user_tenant
+                    .ancestors
+                    .first()
+                    .copied()
+                    .unwrap_or(user_tenant.id);
+                if !principal.policies.iter().any(|p| is_system_role(p, root)) {
+                    return Err(invalid);
+                }
+                ks.system = true;
             }
         }
-        let issued = self.tokens.issue(TokenRequest {
+        let request = TokenRequest {
             subject: Subject::User(user.id),
             owner_tenant: user.tenant_id.to_string(),
             scope: principal
@@ -351,8 +421,17 @@ impl Warden {
                 .collect(),
             keystone: Some(ks),
             ttl_seconds: self.settings.keystone_token_ttl_seconds,
-        })?;
-        self.metrics.token_issued("keystone", "password");
+        };
+        let issued = match from {
+            None => self.tokens.issue(request)?,
+            Some(from) => {
+                let mut derived_from = from.derived_from.clone();
+                derived_from.push(from.jti.clone());
+                self.tokens
+                    .issue_narrowed(request, Vec::new(), Some(from.exp), derived_from)?
+            }
+        };
+        self.metrics.token_issued("keystone", method);
         let view = self
             .token_view(Arc::new(issued.claims), user, &principal)
             .await?;
@@ -406,22 +485,44 @@ impl Warden {
                 .await?;
             let domain = self.domain_of(project.id).await?;
             ScopeView::Project { project, domain }
+        } else if ks.system {
+            let root = self
+                .store
+                .root_tenant()
+                .await
+                .map_err(store_error)?
+                .ok_or(DomainError::Internal)?;
+            ScopeView::System(root)
         } else {
             ScopeView::Unscoped
         };
         let mut roles: Vec<crate::roles::RoleView> = Vec::new();
-        if let ScopeView::Domain(t) | ScopeView::Project { project: t, .. } = &scope {
-            let book = self.role_book().await?;
+        let book = if matches!(scope, ScopeView::Unscoped) {
+            crate::roles::RoleBook::default()
+        } else {
+            self.role_book().await?
+        };
+        if let ScopeView::System(t) | ScopeView::Domain(t) | ScopeView::Project { project: t, .. } =
+            &scope
+        {
+            let system = matches!(scope, ScopeView::System(_));
             for p in &principal.policies {
-                if p.reach.confers(p.tenant_id, t) {
+                let held = if system {
+                    is_system_role(p, t.id)
+                } else {
+                    p.reach.confers(p.tenant_id, t)
+                };
+                if held {
                     let role = book.view_of(&p.role);
-                    // A domain-specific role is not held as such (Keystone leaves it out).
-                    if role.domain_id.is_none() && !roles.contains(&role) {
+                    if !roles.contains(&role) {
                         roles.push(role);
                     }
                 }
             }
         }
+        // A domain-specific role is not held as such: only the roles it implies are.
+        roles = book.with_implied(roles);
+        roles.retain(|r| r.domain_id.is_none());
         Ok(TokenView {
             claims,
             user,
@@ -527,7 +628,8 @@ impl Warden {
         new: NewKeystoneUser,
     ) -> Result<(User, Tenant), DomainError> {
         let mut errors = Vec::new();
-        let login = warden_domain::Login::parse_keystone("name", &new.name).map_err(|e| errors.push(e));
+        let login =
+            warden_domain::Login::parse_keystone("name", &new.name).map_err(|e| errors.push(e));
         let email = new
             .email
             .as_deref()
@@ -545,10 +647,7 @@ impl Warden {
             return Err(DomainError::Invalid(errors));
         };
         let domain = match &new.domain_id {
-            Some(raw) => self
-                .domain_by_id(raw)
-                .await
-                .map_err(|_| DomainError::invalid("domain_id", FieldErrorKind::Invalid))?,
+            Some(raw) => self.domain_by_id(raw).await?,
             None => self.domain_of(principal.tenant_id).await?,
         };
         if !principal.can_manage(&domain) {

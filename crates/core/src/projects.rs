@@ -126,7 +126,7 @@ impl Warden {
         principal: &Principal,
         new: NewProject,
     ) -> Result<Tenant, DomainError> {
-        let name = TenantName::parse("name", &new.name).map_err(name_invalid("name"))?;
+        let name = TenantName::parse_keystone("name", &new.name).map_err(name_invalid("name"))?;
         let tags = parse_tags(new.tags.iter().map(String::as_str)).map_err(tags_invalid)?;
         let (parent, kind) =
             if new.is_domain {
@@ -188,7 +188,7 @@ impl Warden {
         let name = patch
             .name
             .as_deref()
-            .map(|n| TenantName::parse("name", n).map_err(name_invalid("name")))
+            .map(|n| TenantName::parse_keystone("name", n).map_err(name_invalid("name")))
             .transpose()?;
         let tags = patch
             .tags

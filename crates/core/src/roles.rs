@@ -14,6 +14,7 @@ use warden_domain::{
 use warden_store::{PolicyQuery, StoreError};
 
 use crate::auth::Principal;
+use crate::keystone::keystone_name;
 use crate::{store_error, store_error_for, Warden};
 
 /// The most projects one inherited assignment is expanded to by an `effective` listing.
@@ -33,15 +34,36 @@ pub struct RoleView {
     pub domain_id: Option<TenantId>,
 }
 
-/// Every Keystone role, to show the role a policy holds.
+/// Every Keystone role and inference rule, to show the roles a policy gives.
 #[derive(Clone, Debug, Default)]
 pub struct RoleBook {
     roles: Vec<KeystoneRole>,
+    /// (prior, implied) rules.
+    inferences: Vec<(RoleId, RoleId)>,
 }
 
 impl RoleBook {
-    pub fn new(roles: Vec<KeystoneRole>) -> Self {
-        Self { roles }
+    pub fn new(roles: Vec<KeystoneRole>, inferences: Vec<(RoleId, RoleId)>) -> Self {
+        Self { roles, inferences }
+    }
+
+    /// `held` with every role they imply, transitively, each once, in order of discovery.
+    pub fn with_implied(&self, held: Vec<RoleView>) -> Vec<RoleView> {
+        let mut all = held;
+        let mut next = 0;
+        while next < all.len() {
+            let prior = all[next].id.clone();
+            next += 1;
+            for (_, implied) in self.inferences.iter().filter(|(p, _)| p.simple() == prior) {
+                if let Some(role) = self.roles.iter().find(|r| r.id == *implied) {
+                    let view = Self::view(role);
+                    if !all.contains(&view) {
+                        all.push(view);
+                    }
+                }
+            }
+        }
+        all
     }
 
     fn global(&self, name: &str) -> Option<&KeystoneRole> {
@@ -190,6 +212,7 @@ impl Warden {
     pub async fn role_book(&self) -> Result<RoleBook, DomainError> {
         Ok(RoleBook::new(
             self.store.list_roles().await.map_err(store_error)?,
+            self.store.role_inferences().await.map_err(store_error)?,
         ))
     }
 
@@ -586,20 +609,37 @@ impl Warden {
                 inherited,
             };
             if query.effective {
-                // A domain-specific role is never held as such: it only names a set of
-                // roles it implies (Keystone leaves it out of effective listings and tokens).
-                if assignment.role.domain_id.is_none() {
-                    self.expand(&assignment, policy.reach, &tenant, query, &mut found)
-                        .await?;
-                }
+                self.expand(&assignment, policy.reach, &tenant, query, &mut found)
+                    .await?;
             } else if !query.inherited_only || inherited {
                 found.push(assignment);
             }
         }
         if query.effective {
+            found = Self::with_implied_assignments(&book, found);
+            // A domain-specific role is never held as such: it only names the roles it
+            // implies (Keystone leaves it out of effective listings and tokens).
+            found.retain(|a| a.role.domain_id.is_none());
             found.dedup();
         }
         Ok(found)
+    }
+
+    /// Each effective assignment followed by one per role its role implies.
+    fn with_implied_assignments(book: &RoleBook, found: Vec<Assignment>) -> Vec<Assignment> {
+        let mut all = Vec::with_capacity(found.len());
+        for assignment in found {
+            for role in book.with_implied(vec![assignment.role.clone()]) {
+                let implied = Assignment {
+                    role,
+                    ..assignment.clone()
+                };
+                if !all.contains(&implied) {
+                    all.push(implied);
+                }
+            }
+        }
+        all
     }
 
     /// The tenants a listing is limited to (`None`: all), or `None` outright when a named
@@ -789,15 +829,154 @@ impl Warden {
         };
         if let Some(home) = actor_home {
             let domain = self.domain_of(home).await?;
-            names.actor_domain = Some((domain.id, domain.name));
+            names.actor_domain = Some((domain.id, keystone_name(&domain).to_owned()));
         }
         let target = self.tenant(assignment.tenant).await?;
-        names.target_name = target.name.clone();
+        names.target_name = keystone_name(&target).to_owned();
         if !assignment.on_domain {
             let domain = self.domain_of(target.id).await?;
-            names.target_domain = Some((domain.id, domain.name));
+            names.target_domain = Some((domain.id, keystone_name(&domain).to_owned()));
         }
         Ok(names)
+    }
+}
+
+/// One inference rule: the prior role and what it implies.
+#[derive(Clone, Debug)]
+pub struct RoleInference {
+    pub prior: KeystoneRole,
+    pub implies: Vec<KeystoneRole>,
+}
+
+impl Warden {
+    /// The two roles of an inference route; changing a rule needs an administrator of the
+    /// prior role's domain (the root for a global one).
+    async fn inference_roles(
+        &self,
+        principal: &Principal,
+        prior: &str,
+        implied: &str,
+        change: bool,
+    ) -> Result<(KeystoneRole, KeystoneRole), DomainError> {
+        let prior = self.load_role(prior).await?;
+        let implied = self.load_role(implied).await?;
+        let owner = self.role_owner(prior.domain_id).await?;
+        let allowed = if change {
+            principal.can_manage(&owner)
+        } else {
+            principal.can_read(&owner)
+        };
+        if !allowed {
+            return Err(DomainError::Forbidden);
+        }
+        Ok((prior, implied))
+    }
+
+    /// `PUT /v3/roles/{prior}/implies/{implied}`. A global role cannot imply a domain's role,
+    /// and nothing may imply `admin` (Keystone's prohibited implied role); both 403.
+    pub async fn add_role_inference(
+        &self,
+        principal: &Principal,
+        prior: &str,
+        implied: &str,
+    ) -> Result<(KeystoneRole, KeystoneRole), DomainError> {
+        let (prior, implied) = self
+            .inference_roles(principal, prior, implied, true)
+            .await?;
+        let admin = implied.domain_id.is_none() && implied.name == "admin";
+        if admin
+            || (prior.domain_id.is_none() && implied.domain_id.is_some())
+            || prior.id == implied.id
+        {
+            return Err(DomainError::Forbidden);
+        }
+        self.store
+            .add_role_inference(&prior, &implied, &self.audit_by(principal))
+            .await
+            .map_err(role_store_error)?;
+        Ok((prior, implied))
+    }
+
+    /// `GET`/`HEAD /v3/roles/{prior}/implies/{implied}`: `NotFound(Role)` without the rule.
+    pub async fn get_role_inference(
+        &self,
+        principal: &Principal,
+        prior: &str,
+        implied: &str,
+    ) -> Result<(KeystoneRole, KeystoneRole), DomainError> {
+        let (prior, implied) = self
+            .inference_roles(principal, prior, implied, false)
+            .await?;
+        let rules = self.store.role_inferences().await.map_err(store_error)?;
+        if rules.contains(&(prior.id, implied.id)) {
+            Ok((prior, implied))
+        } else {
+            Err(DomainError::NotFound(Resource::Role))
+        }
+    }
+
+    /// `DELETE /v3/roles/{prior}/implies/{implied}`.
+    pub async fn remove_role_inference(
+        &self,
+        principal: &Principal,
+        prior: &str,
+        implied: &str,
+    ) -> Result<(), DomainError> {
+        let (prior, implied) = self
+            .inference_roles(principal, prior, implied, true)
+            .await?;
+        self.store
+            .remove_role_inference(&prior, &implied, &self.audit_by(principal))
+            .await
+            .map_err(role_store_error)
+    }
+
+    /// `GET /v3/role_inferences` (every prior role) or `GET /v3/roles/{prior}/implies` (one):
+    /// the rules whose prior role the caller may read, each prior role with what it implies
+    /// directly.
+    pub async fn role_inferences(
+        &self,
+        principal: &Principal,
+        prior: Option<&str>,
+    ) -> Result<Vec<RoleInference>, DomainError> {
+        let only = match prior {
+            Some(raw) => Some(self.get_role(principal, raw).await?.id),
+            None => None,
+        };
+        let roles = self.store.list_roles().await.map_err(store_error)?;
+        let rules = self.store.role_inferences().await.map_err(store_error)?;
+        let find = |id: &RoleId| roles.iter().find(|r| r.id == *id).cloned();
+        let mut found: Vec<RoleInference> = Vec::new();
+        for (p, i) in &rules {
+            if only.is_some_and(|o| o != *p) {
+                continue;
+            }
+            let (Some(prior), Some(implied)) = (find(p), find(i)) else {
+                continue;
+            };
+            match found.iter_mut().find(|r| r.prior.id == prior.id) {
+                Some(rule) => rule.implies.push(implied),
+                None => found.push(RoleInference {
+                    prior,
+                    implies: vec![implied],
+                }),
+            }
+        }
+        if let (Some(id), true) = (only, found.is_empty()) {
+            if let Some(prior) = find(&id) {
+                found.push(RoleInference {
+                    prior,
+                    implies: Vec::new(),
+                });
+            }
+        }
+        let mut readable = Vec::with_capacity(found.len());
+        for rule in found {
+            if principal.can_read(&self.role_owner(rule.prior.domain_id).await?) {
+                readable.push(rule);
+            }
+        }
+        Ok(readable)
     }
 }
 

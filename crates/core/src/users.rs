@@ -249,24 +249,22 @@ impl Warden {
             .map_err(store_error_for(Resource::User))
     }
 
-    /// A user changes their own password (Keystone `POST /v3/users/{id}/password`): only the
-    /// user themself, and only with the current password, which is checked — and throttled —
-    /// like any login. The new password must satisfy the policy and differ from the current
-    /// one. Every token the user held stops working, the caller's included.
+    /// A user changes their own password (Keystone `POST /v3/users/{id}/password`). As in
+    /// Keystone the current password is the proof, so no token is needed: it is checked — and
+    /// throttled — like any login, and an unknown user fails as a wrong password does. The
+    /// new password must satisfy the policy and differ from the current one. Every token the
+    /// user held stops working.
     pub async fn change_own_password(
         &self,
-        principal: &Principal,
         raw_id: &str,
         original: &str,
         new: &str,
     ) -> Result<User, DomainError> {
-        let current = self.load_user(Self::parse_user_id(raw_id)?).await?;
-        if !Self::is_self(principal, &current) {
-            return Err(DomainError::Forbidden);
-        }
+        let invalid = DomainError::Unauthenticated(warden_domain::AuthFailure::Invalid);
+        let id = Self::parse_user_id(raw_id).map_err(|_| invalid.clone())?;
         let password = Password::new_checked("password", new, &self.settings.password_policy)
             .map_err(|e| DomainError::Invalid(vec![e]))?;
-        self.password_login_by_id(current.id, original).await?;
+        let current = self.password_login_by_id(id, original).await?;
         if original == new {
             return Err(DomainError::invalid(
                 "password",
@@ -274,8 +272,13 @@ impl Warden {
             ));
         }
         let hash = self.hasher.hash(&password).await?;
+        let audit = warden_store::Audit::new(
+            warden_store::Actor::User(current.id),
+            crate::request::current_request_id(),
+            self.clock.now(),
+        );
         self.store
-            .set_user_password(current.id, &hash, &self.audit_by(principal))
+            .set_user_password(current.id, &hash, &audit)
             .await
             .map_err(store_error_for(Resource::User))
     }

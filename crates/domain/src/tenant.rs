@@ -84,6 +84,17 @@ pub struct TenantName(String);
 
 impl TenantName {
     pub const MAX_CHARS: usize = 255;
+    /// Keystone's limit for project and domain names.
+    pub const KEYSTONE_MAX_CHARS: usize = 64;
+
+    /// A project or domain name as the keystone face takes it: at most 64 characters.
+    pub fn parse_keystone(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let name = Self::parse(field, raw)?;
+        if name.0.chars().count() > Self::KEYSTONE_MAX_CHARS {
+            return Err(FieldError::new(field, FieldErrorKind::TooLong));
+        }
+        Ok(name)
+    }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let trimmed = raw.trim();

@@ -163,6 +163,64 @@ impl KeystoneStore for PostgresStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn add_role_inference(
+        &self,
+        prior: &KeystoneRole,
+        implied: &KeystoneRole,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query(
+            "INSERT INTO implied_roles (prior_role_id, implied_role_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(prior.id.uuid())
+        .bind(implied.id.uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 1 {
+            let home = role_home(&mut tx, prior).await?;
+            let change = Change::new(ObjectType::Role, prior.id, home, "add_implied");
+            record(&mut tx, audit, change).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn remove_role_inference(
+        &self,
+        prior: &KeystoneRole,
+        implied: &KeystoneRole,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query(
+            "DELETE FROM implied_roles WHERE prior_role_id = $1 AND implied_role_id = $2",
+        )
+        .bind(prior.id.uuid())
+        .bind(implied.id.uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        done_one(done.rows_affected())?;
+        let home = role_home(&mut tx, prior).await?;
+        let change = Change::new(ObjectType::Role, prior.id, home, "remove_implied");
+        record(&mut tx, audit, change).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn role_inferences(&self) -> Result<Vec<(RoleId, RoleId)>, StoreError> {
+        let rows: Vec<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT prior_role_id, implied_role_id FROM implied_roles")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, i)| (RoleId::from_uuid(p), RoleId::from_uuid(i)))
+            .collect())
+    }
+
     async fn insert_group(&self, group: &Group, audit: &Audit) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(

@@ -14,6 +14,13 @@ CREATE TABLE roles (
 );
 CREATE UNIQUE INDEX roles_name ON roles(COALESCE(domain_id, ''), name);
 
+-- Implied roles: holding the prior role also gives the implied one (transitively).
+CREATE TABLE implied_roles (
+    prior_role_id    TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    implied_role_id  TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    PRIMARY KEY (prior_role_id, implied_role_id)
+);
+
 -- Groups belong to a domain; their members are users. A group holds role assignments as a
 -- user does, and every member holds them through it.
 CREATE TABLE groups (

@@ -177,6 +177,67 @@ impl KeystoneStore for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn add_role_inference(
+        &self,
+        prior: &KeystoneRole,
+        implied: &KeystoneRole,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?)",
+        )
+        .bind(prior.id.to_string())
+        .bind(implied.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 1 {
+            let home = role_home(&mut tx, prior).await?;
+            let change = Change::new(ObjectType::Role, prior.id, home, "add_implied");
+            record(&mut tx, audit, change).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn remove_role_inference(
+        &self,
+        prior: &KeystoneRole,
+        implied: &KeystoneRole,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let done = sqlx::query(
+            "DELETE FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?",
+        )
+        .bind(prior.id.to_string())
+        .bind(implied.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        done_one(done.rows_affected())?;
+        let home = role_home(&mut tx, prior).await?;
+        let change = Change::new(ObjectType::Role, prior.id, home, "remove_implied");
+        record(&mut tx, audit, change).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn role_inferences(&self) -> Result<Vec<(RoleId, RoleId)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT prior_role_id, implied_role_id FROM implied_roles")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map_err)?;
+        rows.iter()
+            .map(
+                |(prior, implied)| match (RoleId::parse(prior), RoleId::parse(implied)) {
+                    (Some(p), Some(i)) => Ok((p, i)),
+                    _ => Err(corrupt("implied role")),
+                },
+            )
+            .collect()
+    }
+
     async fn insert_group(&self, group: &Group, audit: &Audit) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         sqlx::query(

@@ -44,6 +44,25 @@ pub trait KeystoneStore: Send + Sync {
         audit: &Audit,
     ) -> Result<(), StoreError>;
 
+    /// Makes `prior` imply `implied` (a no-op when it already does).
+    async fn add_role_inference(
+        &self,
+        prior: &KeystoneRole,
+        implied: &KeystoneRole,
+        audit: &Audit,
+    ) -> Result<(), StoreError>;
+
+    /// `NotFound` when `prior` did not imply `implied`.
+    async fn remove_role_inference(
+        &self,
+        prior: &KeystoneRole,
+        implied: &KeystoneRole,
+        audit: &Audit,
+    ) -> Result<(), StoreError>;
+
+    /// Every inference rule as (prior, implied).
+    async fn role_inferences(&self) -> Result<Vec<(RoleId, RoleId)>, StoreError>;
+
     /// `Conflict("unique")` when the domain already has a group of that name.
     async fn insert_group(&self, group: &Group, audit: &Audit) -> Result<(), StoreError>;
 

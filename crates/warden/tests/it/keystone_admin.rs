@@ -793,3 +793,232 @@ async fn a_member_may_read_but_not_administer_and_admin_grants_reach_the_account
         .await;
     keystone_error(r, StatusCode::FORBIDDEN).await;
 }
+
+#[tokio::test]
+async fn implied_roles_reach_tokens_and_effective_listings() {
+    let ks = Ks::new().await;
+    let project = ks.project("lab", "default", None).await;
+    let user = ks.user("heidi", "default").await;
+    let role = |name: &'static str| {
+        let ks = &ks;
+        async move {
+            ks.create("/v3/roles", json!({"role": {"name": name}}))
+                .await["role"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (operator, viewer) = (role("operator").await, role("viewer").await);
+    let rule = format!("/v3/roles/{operator}/implies/{viewer}");
+    let created = ks
+        .expect(Method::PUT, &rule, None, StatusCode::CREATED)
+        .await;
+    assert_eq!(
+        created["role_inference"]["prior_role"]["id"],
+        operator.as_str()
+    );
+    assert_eq!(created["role_inference"]["implies"]["name"], "viewer");
+    assert_eq!(ks.status(Method::HEAD, &rule).await, StatusCode::NO_CONTENT);
+    let listed = ks.get(&format!("/v3/roles/{operator}/implies")).await;
+    assert_eq!(
+        listed["role_inference"]["implies"][0]["id"],
+        viewer.as_str()
+    );
+    // Nothing may imply `admin`.
+    let admin = ks.role_id("admin").await;
+    let r = ks
+        .send(
+            Method::PUT,
+            &format!("/v3/roles/{operator}/implies/{admin}"),
+            None,
+        )
+        .await;
+    keystone_error(r, StatusCode::FORBIDDEN).await;
+
+    let grant = format!("/v3/projects/{project}/users/{user}/roles/{operator}");
+    assert_eq!(ks.status(Method::PUT, &grant).await, StatusCode::NO_CONTENT);
+    let effective = ks
+        .get(&format!(
+            "/v3/role_assignments?user.id={user}&scope.project.id={project}&effective"
+        ))
+        .await;
+    let mut held: Vec<&str> = effective["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["role"]["id"].as_str().unwrap())
+        .collect();
+    held.sort_unstable();
+    let mut want = vec![operator.as_str(), viewer.as_str()];
+    want.sort_unstable();
+    assert_eq!(held, want);
+    let token: Value = ks
+        .auth(&user, json!({"project": {"id": project}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&token["token"], "roles").len(), 2);
+
+    assert_eq!(
+        ks.status(Method::DELETE, &rule).await,
+        StatusCode::NO_CONTENT
+    );
+    keystone_error(
+        ks.send(Method::GET, &rule, None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn system_grants_system_scope_and_rescoping_with_the_token_method() {
+    let ks = Ks::new().await;
+    let user = ks.user("ivan", "default").await;
+    let project = ks.project("ivans", "default", None).await;
+    let reader = ks.role_id("reader").await;
+    let member = ks.role_id("member").await;
+    // Without a system role, a system scope is refused.
+    keystone_error(
+        ks.auth(&user, json!({"system": {"all": true}})).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let system = format!("/v3/system/users/{user}/roles/{reader}");
+    assert_eq!(
+        ks.status(Method::PUT, &system).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        ks.status(Method::HEAD, &system).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        names(
+            &ks.get(&format!("/v3/system/users/{user}/roles")).await,
+            "roles"
+        ),
+        ["reader"]
+    );
+    let listed = ks
+        .get(&format!(
+            "/v3/role_assignments?user.id={user}&scope.system=all"
+        ))
+        .await;
+    assert_eq!(
+        listed["role_assignments"][0]["scope"]["system"]["all"],
+        true
+    );
+    let r = ks.auth(&user, json!({"system": {"all": true}})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["token"]["system"]["all"], true);
+    assert_eq!(names(&body["token"], "roles"), ["reader"]);
+    // A system reader reads everything and changes nothing.
+    let token = ks.auth(&user, Value::Null).await.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let r = ks.send_as(&token, Method::GET, "/v3/projects", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = ks
+        .send_as(
+            &token,
+            Method::POST,
+            "/v3/domains",
+            Some(json!({"domain": {"name": "x"}})),
+        )
+        .await;
+    keystone_error(r, StatusCode::FORBIDDEN).await;
+
+    // The token method rescopes an unscoped token: same user, same expiry, both methods.
+    assert_eq!(
+        ks.status(
+            Method::PUT,
+            &format!("/v3/projects/{project}/users/{user}/roles/{member}")
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    let unscoped = ks.auth(&user, Value::Null).await;
+    let unscoped_token = unscoped.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let unscoped: Value = unscoped.json().await.unwrap();
+    let rescope = |token: String, scope: Value| {
+        let ks = &ks;
+        async move {
+            ks.app
+                .http
+                .post(ks.app.at("/v3/auth/tokens"))
+                .json(
+                    &json!({"auth": {"identity": {"methods": ["token"], "token": {"id": token}},
+                    "scope": scope}}),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = rescope(
+        unscoped_token.clone(),
+        json!({"project": {"name": "ivans", "domain": {"id": "default"}}}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let scoped: Value = r.json().await.unwrap();
+    assert_eq!(scoped["token"]["project"]["id"], project.as_str());
+    assert_eq!(
+        scoped["token"]["expires_at"],
+        unscoped["token"]["expires_at"]
+    );
+    assert_eq!(scoped["token"]["methods"], json!(["password", "token"]));
+    assert_eq!(scoped["token"]["user"], unscoped["token"]["user"]);
+    assert_eq!(unscoped["token"]["user"]["domain"]["name"], "Default");
+    // A revoked token cannot be exchanged: Keystone answers 404.
+    let r = ks
+        .app
+        .http
+        .delete(ks.app.at("/v3/auth/tokens"))
+        .header("X-Auth-Token", &ks.token)
+        .header("X-Subject-Token", &unscoped_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    keystone_error(
+        rescope(unscoped_token, Value::Null).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_is_changed_with_the_current_one_and_no_token() {
+    let ks = Ks::new().await;
+    let user = ks.user("judy", "default").await;
+    let change = |original: &str, new: &str| {
+        let ks = &ks;
+        let body = json!({"user": {"original_password": original, "password": new}});
+        let user = user.clone();
+        async move {
+            ks.app
+                .http
+                .post(ks.app.at(&format!("/v3/users/{user}/password")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    keystone_error(
+        change("wrong-Passw0rd-x", "n3w-Passw0rd-judy").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let r = change(USER_PASSWORD, "n3w-Passw0rd-judy").await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    keystone_error(ks.auth(&user, Value::Null).await, StatusCode::UNAUTHORIZED).await;
+}

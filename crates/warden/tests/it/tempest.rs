@@ -94,6 +94,9 @@ region = RegionOne
 v3_endpoint_type = public
 default_domain_id = {default_domain_id}
 admin_role = admin
+# Tempest's administrators also get `admin` on the Default domain, which is Warden's root: that
+# makes them administrators of the whole tree, as `admin` anywhere is in Keystone's default policy.
+admin_domain_scope = True
 # Warden keeps no password history and sets no minimum password age.
 user_unique_last_password_count = 0
 user_minimum_password_age = 0
