@@ -49,10 +49,10 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Credential
             | Resource::Role
             | Resource::Group
-
             | Resource::Region
             | Resource::Service
-            | Resource::Endpoint,
+            | Resource::Endpoint
+            | Resource::ApplicationCredential,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
         DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),

@@ -58,7 +58,7 @@ pub struct TokenView {
 }
 
 impl Warden {
-    async fn domain(&self, reference: &NameOrId) -> Result<Option<Tenant>, DomainError> {
+    pub(crate) async fn domain(&self, reference: &NameOrId) -> Result<Option<Tenant>, DomainError> {
         let found = match reference {
             NameOrId::Id(id) if id == DEFAULT_DOMAIN_ID => {
                 self.store.root_tenant().await.map_err(store_error)?
@@ -359,7 +359,7 @@ impl Warden {
         Ok((issued.token, view))
     }
 
-    async fn project(
+    pub(crate) async fn project(
         &self,
         project: &NameOrId,
         domain: Option<&NameOrId>,
@@ -387,7 +387,7 @@ impl Warden {
         }
     }
 
-    async fn token_view(
+    pub(crate) async fn token_view(
         &self,
         claims: Arc<Claims>,
         user: User,
