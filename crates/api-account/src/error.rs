@@ -51,7 +51,8 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Group
             | Resource::Region
             | Resource::Service
-            | Resource::Endpoint,
+            | Resource::Endpoint
+            | Resource::ApplicationCredential,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
         DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),

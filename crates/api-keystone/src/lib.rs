@@ -1,6 +1,7 @@
 //! The keystone face: OpenStack Identity v3 at `/` and `/v3`, with Keystone's error body
 //! `{"error": {"code", "message", "title"}}`.
 
+mod app_credentials;
 mod auth_scopes;
 mod catalog;
 mod common;
@@ -106,7 +107,8 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
         .route("/role_inferences", get(roles::list_inferences))
         .route("/role_assignments", get(roles::assignments))
         .merge(catalog::routes())
-        .merge(credentials::routes());
+        .merge(credentials::routes())
+        .merge(app_credentials::routes());
     roles::grant_routes(router)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)

@@ -1,4 +1,4 @@
-//! `/v3/auth/tokens`: issue (password method) and validate.
+//! `/v3/auth/tokens`: issue (password and application credential methods) and validate.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use warden_core::app_credentials::AppCredentialRef;
 use warden_core::catalog::CatalogEntry;
 use warden_core::keystone::{NameOrId, ScopeRequest, ScopeView, TokenView, UserRef};
 use warden_core::{Credential, Warden};
@@ -34,11 +35,28 @@ struct Identity {
     methods: Vec<String>,
     password: Option<PasswordMethod>,
     token: Option<TokenMethod>,
+    application_credential: Option<AppCredentialMethod>,
 }
 
 #[derive(Deserialize)]
 struct TokenMethod {
     id: String,
+}
+
+/// `{"id", "secret"}`, or `{"name", "user": {...}, "secret"}`.
+#[derive(Deserialize)]
+struct AppCredentialMethod {
+    id: Option<String>,
+    name: Option<String>,
+    user: Option<AppCredentialUser>,
+    secret: String,
+}
+
+#[derive(Deserialize)]
+struct AppCredentialUser {
+    id: Option<String>,
+    name: Option<String>,
+    domain: Option<Reference>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +166,43 @@ fn user_ref(user: &PasswordUser) -> Result<UserRef, DomainError> {
     }
 }
 
+fn app_credential_ref(method: &AppCredentialMethod) -> Result<AppCredentialRef, DomainError> {
+    const FIELD: &str = "auth.identity.application_credential";
+    bounded(&method.id, &format!("{FIELD}.id"))?;
+    bounded(&method.name, &format!("{FIELD}.name"))?;
+    if method.secret.len() > Password::MAX_BYTES {
+        return Err(DomainError::invalid(
+            format!("{FIELD}.secret"),
+            FieldErrorKind::TooLong,
+        ));
+    }
+    match (&method.id, &method.name, &method.user) {
+        (Some(id), _, _) => Ok(AppCredentialRef::Id(id.clone())),
+        (None, Some(name), Some(user)) => {
+            bounded(&user.id, &format!("{FIELD}.user.id"))?;
+            bounded(&user.name, &format!("{FIELD}.user.name"))?;
+            let user = match (&user.id, &user.name, &user.domain) {
+                (Some(id), _, _) => UserRef::Id(id.clone()),
+                (None, Some(name), Some(domain)) => UserRef::Name {
+                    name: name.clone(),
+                    domain: name_or_id(domain, &format!("{FIELD}.user.domain"))?,
+                },
+                // A user named without a domain cannot be resolved: Keystone answers 401.
+                (None, Some(_), None) => {
+                    return Err(DomainError::Unauthenticated(AuthFailure::Invalid))
+                }
+                (None, None, _) => return Err(bad(&format!("{FIELD}.user"))),
+            };
+            Ok(AppCredentialRef::Named {
+                name: name.clone(),
+                user,
+            })
+        }
+        (None, Some(_), None) => Err(bad(&format!("{FIELD}.user"))),
+        (None, None, _) => Err(bad(FIELD)),
+    }
+}
+
 fn no_catalog(query: Option<&str>) -> bool {
     #[derive(Deserialize)]
     struct Q {
@@ -180,6 +235,17 @@ fn token_body(view: &TokenView, catalog: Option<&[CatalogEntry]>) -> Value {
         "expires_at": claims.expires_at().rfc3339_micros_z(),
         "issued_at": claims.issued_at().rfc3339_micros_z(),
     });
+    if let Some(credential) = claims
+        .ks
+        .as_ref()
+        .and_then(|ks| ks.application_credential.as_ref())
+    {
+        token["application_credential"] = json!({
+            "id": credential.id,
+            "name": credential.name,
+            "restricted": !credential.unrestricted,
+        });
+    }
     let scoped = !matches!(view.scope, ScopeView::Unscoped);
     match &view.scope {
         ScopeView::Unscoped => {}
@@ -241,7 +307,16 @@ pub async fn issue(
     let identity = &body.auth.identity;
     let scope = scope_request(body.auth.scope.as_ref())?;
     let uses = |method: &str| identity.methods.iter().any(|m| m == method);
-    let (token, view) = if uses("password") {
+    let (token, view) = if uses(warden_core::app_credentials::METHOD) {
+        let method = identity
+            .application_credential
+            .as_ref()
+            .ok_or_else(|| bad("auth.identity.application_credential"))?;
+        let credential = app_credential_ref(method)?;
+        warden
+            .keystone_app_credential_auth(&credential, &method.secret, &scope)
+            .await?
+    } else if uses("password") {
         let password = identity
             .password
             .as_ref()

@@ -127,6 +127,7 @@ impl Warden {
             .iter()
             .chain(std::iter::once(&claims.jti))
             .cloned()
+            .chain(crate::app_credentials::revocation_key(&claims))
             .collect();
         let principal = match claims.subject()? {
             Subject::User(id) => {
@@ -159,8 +160,10 @@ impl Warden {
                 }
             }
         };
-        // A narrowed token's reach is cut down here, once, so every check downstream sees it.
-        self.narrow_principal(principal).await
+        // A narrowed token's reach is cut down here, once, so every check downstream sees it;
+        // so are the roles of a token issued from an application credential.
+        let principal = self.narrow_principal(principal).await?;
+        Ok(crate::app_credentials::restrict(principal))
     }
 
     pub(crate) async fn principal_for_user(

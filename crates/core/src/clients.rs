@@ -431,6 +431,11 @@ impl Warden {
         if !principal.can_read(&tenant) {
             return Err(DomainError::Forbidden);
         }
+        // Threat: an application credential's token exchanged for one that no longer carries
+        // the credential's limits (its roles, its revocation); Keystone delegates no further.
+        if crate::app_credentials::is_app_credential_token(&claims) {
+            return Err(DomainError::Forbidden);
+        }
         // Exchanges may chain, but not without bound: every link is checked on every request.
         if claims.derived_from.len() >= MAX_EXCHANGE_DEPTH {
             return Err(DomainError::Forbidden);

@@ -80,7 +80,7 @@ pub struct TokenView {
 }
 
 impl Warden {
-    async fn domain(&self, reference: &NameOrId) -> Result<Option<Tenant>, DomainError> {
+    pub(crate) async fn domain(&self, reference: &NameOrId) -> Result<Option<Tenant>, DomainError> {
         let found = match reference {
             NameOrId::Id(id) if id == DEFAULT_DOMAIN_ID => {
                 self.store.root_tenant().await.map_err(store_error)?
@@ -315,7 +315,12 @@ impl Warden {
             return Err(not_found);
         };
         // Only a Keystone token is exchanged here, and never one narrowed on the account face.
-        let Some(ks) = claims.ks.as_ref().filter(|_| claims.narrowing.is_empty()) else {
+        // Nor one from an application credential: the new token would shed its limits.
+        let Some(ks) = claims
+            .ks
+            .as_ref()
+            .filter(|ks| claims.narrowing.is_empty() && ks.application_credential.is_none())
+        else {
             return Err(DomainError::Unauthenticated(AuthFailure::Invalid));
         };
         let mut methods = ks.methods.clone();
@@ -438,7 +443,7 @@ impl Warden {
         Ok((issued.token, view))
     }
 
-    async fn project(
+    pub(crate) async fn project(
         &self,
         project: &NameOrId,
         domain: Option<&NameOrId>,
@@ -466,7 +471,7 @@ impl Warden {
         }
     }
 
-    async fn token_view(
+    pub(crate) async fn token_view(
         &self,
         claims: Arc<Claims>,
         user: User,

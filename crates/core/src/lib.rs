@@ -2,6 +2,7 @@
 //! here, and every face calls the same method for the same operation.
 
 pub mod aksk;
+pub mod app_credentials;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

@@ -22,7 +22,7 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 const CLOCK_SKEW_SECONDS: i64 = 60;
 
 /// No token Warden issues lives longer than this; a longer-lived one was not made by it.
-const MAX_LIFETIME_SECONDS: i64 = 7 * 86_400;
+pub(crate) const MAX_LIFETIME_SECONDS: i64 = 7 * 86_400;
 
 /// Whether the token is a compact JWS (three segments) whose header is a JSON object naming
 /// nothing this server does not do. Keys come only from our own store: a header naming where
@@ -73,6 +73,22 @@ pub struct KeystoneClaims {
     /// Scoped to the system (the whole deployment).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub system: bool,
+    /// The application credential the token was issued from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_credential: Option<AppCredentialClaim>,
+}
+
+/// The application credential a token was issued from, and the roles it may use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCredentialClaim {
+    /// 32 hex digits.
+    pub id: String,
+    pub name: String,
+    /// Whether the token may manage application credentials.
+    pub unrestricted: bool,
+    /// The policy roles (as stored) the token may use: those delegated by the credential that
+    /// the user held on its project when the token was issued.
+    pub roles: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

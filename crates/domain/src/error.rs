@@ -23,6 +23,8 @@ pub enum Resource {
     Region,
     Service,
     Endpoint,
+    /// A Keystone application credential.
+    ApplicationCredential,
 }
 
 impl Resource {
@@ -40,6 +42,7 @@ impl Resource {
             Resource::Region => "region",
             Resource::Service => "service",
             Resource::Endpoint => "endpoint",
+            Resource::ApplicationCredential => "application credential",
         }
     }
 }

@@ -99,6 +99,26 @@ async fn user_event(
     id: &str,
     action: &'static str,
 ) -> Result<(), StoreError> {
+    user_object_event(
+        conn,
+        audit,
+        ObjectType::KeystoneCredential,
+        user,
+        id,
+        action,
+    )
+    .await
+}
+
+/// Records the event of a change of an object owned by `user` in the user's tenant.
+pub(crate) async fn user_object_event(
+    conn: &mut PgConnection,
+    audit: &Audit,
+    object: ObjectType,
+    user: UserId,
+    id: &str,
+    action: &'static str,
+) -> Result<(), StoreError> {
     let tenant: uuid::Uuid = sqlx::query_scalar("SELECT tenant_id FROM users WHERE id = $1")
         .bind(user.uuid())
         .fetch_optional(&mut *conn)
@@ -106,7 +126,7 @@ async fn user_event(
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
     let tenant = TenantId::from_uuid(tenant);
-    let change = Change::new(ObjectType::KeystoneCredential, id, tenant, action);
+    let change = Change::new(object, id, tenant, action);
     record(conn, audit, change).await
 }
 

@@ -3,6 +3,7 @@
 //! rules that a single SQLite writer gets for free (one root, one active signing key) true
 //! when several nodes write at once.
 
+mod app_credentials;
 mod audit;
 mod catalog;
 mod clients;

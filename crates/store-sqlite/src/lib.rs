@@ -2,6 +2,7 @@
 //! a client survives a crash of the process or the machine. One writer connection serialises
 //! every transaction; a small pool of readers serves reads concurrently.
 
+mod app_credentials;
 mod audit;
 mod catalog;
 mod clients;

@@ -85,6 +85,8 @@ pub enum ObjectType {
     Endpoint,
     /// A Keystone credential (`/v3/credentials`), recorded in its user's tenant.
     KeystoneCredential,
+    /// A Keystone application credential, recorded in its user's tenant.
+    ApplicationCredential,
 }
 
 impl ObjectType {
@@ -101,6 +103,7 @@ impl ObjectType {
             ObjectType::Service => "service",
             ObjectType::Endpoint => "endpoint",
             ObjectType::KeystoneCredential => "keystone_credential",
+            ObjectType::ApplicationCredential => "application_credential",
         }
     }
 }

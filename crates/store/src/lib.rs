@@ -1,6 +1,7 @@
 //! The store: one trait family that every backend implements, with whole-operation methods
 //! (each its own transaction) and one error type. No backend type crosses this line.
 
+mod app_credentials;
 pub mod audit;
 mod catalog;
 mod clients;
@@ -11,6 +12,7 @@ pub mod paths;
 mod policies;
 mod tenants;
 
+pub use app_credentials::{app_credential_revocation_key, AppCredentialRecord, AppCredentialStore};
 pub use audit::{Actor, Audit, AuditEvent, AuditQuery, AuditStore, Change, ObjectType};
 pub use catalog::{
     CatalogStore, EndpointFilter, EndpointRecord, Extra, Interface, KeystoneCredentialRecord,
@@ -136,6 +138,7 @@ pub trait Store:
     + KeystoneStore
     + AuditStore
     + CatalogStore
+    + AppCredentialStore
     + Send
     + Sync
     + 'static

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod account;
+mod app_credentials;
 mod audit;
 mod authz_matrix;
 mod binary;
