@@ -43,6 +43,10 @@ fn field_code(kind: FieldErrorKind) -> &'static str {
         FieldErrorKind::InvalidPassword => "1103",
         FieldErrorKind::InvalidPhone => "1104",
         FieldErrorKind::PhoneWithoutAreaCode => "1106",
+        FieldErrorKind::InvalidExternalId => "1105",
+        FieldErrorKind::PasswordUnchanged => "1108",
+        FieldErrorKind::ExternalIdTaken => "1113",
+        FieldErrorKind::InvalidDescription => "1117",
         FieldErrorKind::WeakPassword => "1118",
         // Huawei's quota code of the OS-USER family; the message names the quota.
         FieldErrorKind::QuotaReached => "1115",

@@ -7,7 +7,7 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use warden_core::Warden;
 
@@ -17,7 +17,11 @@ pub use error::IamError;
 /// verified first, and its handler sees the key's user as the caller.
 pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
     Router::new()
-        .route("/OS-USER/users/{user_id}", get(users::show))
+        .route("/OS-USER/users", post(users::create))
+        .route(
+            "/OS-USER/users/{user_id}",
+            get(users::show).put(users::update),
+        )
         .route("/OS-USER/users/{user_id}/info", put(users::update_info))
         .route(
             "/OS-CREDENTIAL/credentials",

@@ -1,4 +1,5 @@
-//! `/v3.0/OS-USER/users`: show a user, and the self-service contact change of the seed.
+//! `/v3.0/OS-USER/users`: create, show and the administrator's change of a user, and the
+//! self-service contact change of the seed.
 
 use std::sync::Arc;
 
@@ -6,11 +7,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use warden_core::keystone::{KeystoneUserPatch, NewKeystoneUser};
+use warden_core::user_fields::IamUserFields;
 use warden_core::{Principal, Warden};
 use warden_domain::{
-    AreaCode, AuthFailure, ContactPatch, DomainError, Email, FieldError, FieldErrorKind,
-    PhoneChange, PhoneNumber,
+    AuthFailure, ContactPatch, DomainError, Email, FieldError, FieldErrorKind, PhoneChange, Tenant,
+    User,
 };
 
 use crate::error::IamError;
@@ -88,13 +91,14 @@ fn phone_change(
     number_field: &str,
     number: &str,
 ) -> Result<PhoneChange, DomainError> {
-    let areacode = AreaCode::parse(code_field, code).map_err(|e| DomainError::Invalid(vec![e]))?;
-    let phone =
-        PhoneNumber::parse(number_field, number).map_err(|e| DomainError::Invalid(vec![e]))?;
-    Ok(PhoneChange {
-        areacode: areacode.as_str().to_owned(),
-        phone: phone.as_str().to_owned(),
-    })
+    let invalid = |field: &str| DomainError::invalid(field, FieldErrorKind::InvalidPhone);
+    match PhoneChange::from_parts(Some(code), Some(number)) {
+        // `/info` has no way to remove a phone: two empty parts are refused.
+        Ok(Some(change)) if !change.phone.is_empty() => Ok(change),
+        Ok(_) => Err(invalid(number_field)),
+        Err(e) if e.field == "areacode" => Err(invalid(code_field)),
+        Err(_) => Err(invalid(number_field)),
+    }
 }
 
 /// `PUT /v3.0/OS-USER/users/{user_id}/info` → 204. Only the user named in the path.
@@ -113,6 +117,201 @@ pub async fn update_info(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The `user` object of a create or change body. A value of the wrong JSON type is refused
+/// with its field's own code, as an invalid value is; `null` is as if the field were absent.
+struct UserBody(Map<String, Value>);
+
+impl UserBody {
+    async fn read(request: Request) -> Result<Self, IamError> {
+        let (_, bytes) = warden_http::read_body(request).await?;
+        let body: Value = warden_http::parse_json(&bytes)?;
+        match body.get("user") {
+            Some(Value::Object(user)) => Ok(Self(user.clone())),
+            Some(_) => {
+                Err(DomainError::MalformedBody("'user' must be an object".to_owned()).into())
+            }
+            None => Err(DomainError::invalid("user", FieldErrorKind::Missing).into()),
+        }
+    }
+
+    fn string(
+        &self,
+        field: &'static str,
+        kind: FieldErrorKind,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<String> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                errors.push(FieldError::new(field, kind));
+                None
+            }
+        }
+    }
+
+    fn boolean(&self, field: &'static str, errors: &mut Vec<FieldError>) -> Option<bool> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                errors.push(FieldError::new(field, FieldErrorKind::Invalid));
+                None
+            }
+        }
+    }
+
+    /// The fields every create and change body may carry, with the errors of their types.
+    fn common(&self, errors: &mut Vec<FieldError>) -> Common {
+        use FieldErrorKind as K;
+        Common {
+            name: self.string("name", K::InvalidLogin, errors),
+            password: self.string("password", K::InvalidPassword, errors),
+            email: self.string("email", K::InvalidEmail, errors),
+            enabled: self.boolean("enabled", errors),
+            description: self.string("description", K::InvalidDescription, errors),
+            iam: IamUserFields {
+                areacode: self.string("areacode", K::InvalidPhone, errors),
+                phone: self.string("phone", K::InvalidPhone, errors),
+                pwd_status: self.boolean("pwd_status", errors),
+                access_mode: self.string("access_mode", K::Invalid, errors),
+                xuser_type: self.string("xuser_type", K::InvalidExternalId, errors),
+                xuser_id: self.string("xuser_id", K::InvalidExternalId, errors),
+            },
+        }
+    }
+}
+
+struct Common {
+    name: Option<String>,
+    password: Option<String>,
+    email: Option<String>,
+    enabled: Option<bool>,
+    description: Option<String>,
+    iam: IamUserFields,
+}
+
+/// What every view of a user shows (§3.3–3.5); unset text shows as `""`.
+fn user_fields(user: &User, domain: &Tenant) -> Map<String, Value> {
+    let c = &user.contact;
+    let external = user.iam.external.as_ref();
+    let view = json!({
+        "id": user.id.simple(),
+        "name": user.login.as_str(),
+        "domain_id": domain.id.simple(),
+        "enabled": user.enabled,
+        "email": c.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
+        "areacode": c.areacode,
+        "phone": c.phone,
+        "description": user.description,
+        "access_mode": user.iam.access_mode.as_str(),
+        "pwd_status": user.iam.pwd_status,
+        "is_domain_owner": false,
+        "xuser_id": external.map_or("", |x| x.xuser_id()),
+        "xuser_type": external.map_or("", |x| x.xuser_type()),
+        "create_time": user.created_at.iam_naive(),
+    });
+    match view {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn self_link(warden: &Warden, user: &User) -> String {
+    let base = &warden.settings().public_url;
+    format!("{base}/v3.0/OS-USER/users/{}", user.id.simple())
+}
+
+/// `POST /v3.0/OS-USER/users` → 201: a user in a domain the caller manages. `name` and
+/// `domain_id` are required (`1100`).
+pub async fn create(
+    State(warden): State<Arc<Warden>>,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>), IamError> {
+    let principal = caller(&warden, request.headers()).await?;
+    let body = UserBody::read(request).await?;
+    let mut errors = Vec::new();
+    let common = body.common(&mut errors);
+    let domain_id = body.string("domain_id", FieldErrorKind::Invalid, &mut errors);
+    if common.name.is_none() && !errors.iter().any(|e| e.field == "name") {
+        errors.push(FieldError::new("name", FieldErrorKind::Missing));
+    }
+    if domain_id.is_none() && !errors.iter().any(|e| e.field == "domain_id") {
+        errors.push(FieldError::new("domain_id", FieldErrorKind::Missing));
+    }
+    if !errors.is_empty() {
+        // Missing fields first: `1100` says more than a type error beside it.
+        errors.sort_by_key(|e| e.kind != FieldErrorKind::Missing);
+        return Err(DomainError::Invalid(errors).into());
+    }
+    let new = NewKeystoneUser {
+        name: common.name.unwrap_or_default(),
+        domain_id,
+        password: common.password,
+        enabled: common.enabled.unwrap_or(true),
+        // An empty address is no address.
+        email: common.email.filter(|e| !e.is_empty()),
+        description: common.description.unwrap_or_default(),
+        default_project_id: None,
+        iam: common.iam,
+    };
+    let (user, domain) = warden.keystone_create_user(&principal, new).await?;
+    let mut view = user_fields(&user, &domain);
+    view.extend([
+        ("status".to_owned(), Value::Null),
+        ("xdomain_id".to_owned(), json!("")),
+        ("xdomain_type".to_owned(), json!("")),
+        ("password_expires_at".to_owned(), Value::Null),
+        (
+            "default_project_id".to_owned(),
+            json!(user.default_project_id.map(|p| p.simple())),
+        ),
+    ]);
+    Ok((StatusCode::CREATED, Json(json!({ "user": view }))))
+}
+
+/// `PUT /v3.0/OS-USER/users/{user_id}` → 200: an administrator of the user's domain changes
+/// any of the documented fields; a user without that role cannot, not even for themself. An
+/// empty `email` removes the address, empty `areacode` and `phone` the phone, empty
+/// `xuser_type` and `xuser_id` the external identity.
+pub async fn update(
+    State(warden): State<Arc<Warden>>,
+    Path(user_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, IamError> {
+    let principal = caller(&warden, request.headers()).await?;
+    let body = UserBody::read(request).await?;
+    let mut errors = Vec::new();
+    let common = body.common(&mut errors);
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors).into());
+    }
+    let patch = KeystoneUserPatch {
+        name: common.name,
+        password: common.password,
+        enabled: common.enabled,
+        email: common.email.map(|e| Some(e).filter(|e| !e.is_empty())),
+        description: common.description,
+        default_project_id: None,
+        domain_id: None,
+        iam: common.iam,
+    };
+    let (user, domain) = warden
+        .keystone_update_user(&principal, &user_id, patch)
+        .await?;
+    let mut view = user_fields(&user, &domain);
+    view.extend([
+        ("xdomain_id".to_owned(), json!("")),
+        ("xdomain_type".to_owned(), json!("")),
+        ("password_expires_at".to_owned(), Value::Null),
+        (
+            "links".to_owned(),
+            json!({ "self": self_link(&warden, &user) }),
+        ),
+    ]);
+    Ok(Json(json!({ "user": view })))
+}
+
 /// `GET /v3.0/OS-USER/users/{user_id}`: the user themself or an administrator.
 pub async fn show(
     State(warden): State<Arc<Warden>>,
@@ -122,35 +321,18 @@ pub async fn show(
     let principal = caller(&warden, &headers).await?;
     let user = warden.get_user(&principal, &user_id).await?;
     let domain = warden.domain_of(user.tenant_id).await?;
-    let base = &warden.settings().public_url;
-    let c = &user.contact;
-    Ok(Json(json!({
-        "user": {
-            "id": user.id.simple(),
-            "name": user.login.as_str(),
-            "domain_id": domain.id.simple(),
-            "enabled": user.enabled,
-            "email": c.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
-            "areacode": c.areacode,
-            "phone": c.phone,
-            "description": user.description,
-            "access_mode": "default",
-            "pwd_status": false,
-            "pwd_strength": "None",
-            "is_domain_owner": false,
-            "xuser_id": "",
-            "xuser_type": "",
-            "create_time": user.created_at.iam_naive(),
-            "update_time": user.updated_at.iam_naive(),
-            "last_login_time": null,
-            "last_pwd_auth_time": null,
-            "pwd_create_time": null,
-            "modify_pwd_time": null,
-            "links": {
-                "self": format!("{base}/v3.0/OS-USER/users/{}", user.id.simple()),
-                "previous": null,
-                "next": null,
-            },
-        }
-    })))
+    let mut view = user_fields(&user, &domain);
+    view.extend([
+        ("pwd_strength".to_owned(), json!("None")),
+        ("update_time".to_owned(), json!(user.updated_at.iam_naive())),
+        ("last_login_time".to_owned(), Value::Null),
+        ("last_pwd_auth_time".to_owned(), Value::Null),
+        ("pwd_create_time".to_owned(), Value::Null),
+        ("modify_pwd_time".to_owned(), Value::Null),
+        (
+            "links".to_owned(),
+            json!({ "self": self_link(&warden, &user), "previous": null, "next": null }),
+        ),
+    ]);
+    Ok(Json(json!({ "user": view })))
 }

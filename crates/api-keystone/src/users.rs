@@ -101,6 +101,7 @@ pub async fn create(
         email: body.string("email")?,
         description: body.string("description")?.unwrap_or_default(),
         default_project_id: body.string("default_project_id")?,
+        ..NewKeystoneUser::default()
     };
     let (user, domain) = warden.keystone_create_user(&principal, new).await?;
     let public_url = &warden.settings().public_url;
@@ -126,6 +127,7 @@ pub async fn update(
         description: body.string("description")?,
         default_project_id: body.nullable("default_project_id")?,
         domain_id: body.string("domain_id")?,
+        ..KeystoneUserPatch::default()
     };
     let (user, domain) = warden
         .keystone_update_user(&principal, &user_id, patch)

@@ -596,6 +596,8 @@ pub struct NewKeystoneUser {
     pub email: Option<String>,
     pub description: String,
     pub default_project_id: Option<String>,
+    /// The iam face's further fields (phone, access mode, external identity, …).
+    pub iam: crate::user_fields::IamUserFields,
 }
 
 /// A change to a user through the keystone or iam face; `None` leaves a field as it is.
@@ -610,6 +612,8 @@ pub struct KeystoneUserPatch {
     /// `Some(None)` removes the default project.
     pub default_project_id: Option<Option<String>>,
     pub domain_id: Option<String>,
+    /// The iam face's further fields (phone, access mode, external identity, …).
+    pub iam: crate::user_fields::IamUserFields,
 }
 
 impl Warden {
@@ -648,7 +652,10 @@ impl Warden {
                     .map_err(|e| errors.push(e))
             })
             .transpose();
-        let (Ok(login), Ok(email), Ok(password)) = (login, email, password) else {
+        let fields = new.iam.parse(Some(&new.description), &mut errors);
+        let (Ok(login), Ok(email), Ok(password), true) =
+            (login, email, password, errors.is_empty())
+        else {
             return Err(DomainError::Invalid(errors));
         };
         let domain = match &new.domain_id {
@@ -665,8 +672,16 @@ impl Warden {
         let mut user = warden_domain::NewUser::new(domain.id, login);
         user.contact.email = email;
         user.enabled = new.enabled;
-        user.description = new.description;
         user.default_project_id = default_project_id;
+        if let Some(phone) = &fields.phone {
+            user.contact.areacode.clone_from(&phone.areacode);
+            user.contact.phone.clone_from(&phone.phone);
+        }
+        user.description = fields.description.unwrap_or_default();
+        // IAM: a user given a password must change it at first login unless told otherwise.
+        user.iam.pwd_status = fields.pwd_status.unwrap_or(password.is_some());
+        user.iam.access_mode = fields.access_mode.unwrap_or_default();
+        user.iam.external = fields.external.flatten();
         let user = match password {
             None => self.create_user(principal, user).await?,
             Some(password) => {
@@ -688,6 +703,7 @@ impl Warden {
                     personal_tenant_id: None,
                     description: user.description,
                     default_project_id: user.default_project_id,
+                    iam: user.iam,
                     has_password: true,
                     tokens_not_before: warden_domain::Timestamp::EPOCH,
                     version: 1,
@@ -752,15 +768,17 @@ impl Warden {
             },
             None => None,
         };
+        let fields = patch.iam.parse(patch.description.as_deref(), &mut errors);
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
+        }
+        if let Some(password) = &password {
+            self.ensure_new_password(&current, password).await?;
         }
         if let Some(enabled) = patch.enabled {
             next.enabled = enabled;
         }
-        if let Some(description) = patch.description {
-            next.description = description;
-        }
+        fields.apply(&mut next);
         match &patch.default_project_id {
             Some(Some(raw)) => next.default_project_id = Some(self.default_project(raw).await?),
             Some(None) => next.default_project_id = None,

@@ -26,6 +26,7 @@ pub mod roles;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;
+pub mod user_fields;
 pub mod users;
 
 use std::sync::Arc;
@@ -236,6 +237,9 @@ pub(crate) fn store_error_for(resource: Resource) -> impl Fn(StoreError) -> Doma
     move |e| match e {
         StoreError::NotFound => DomainError::NotFound(resource),
         StoreError::Conflict("login") => DomainError::LoginTaken,
+        StoreError::Conflict("xuser") => {
+            DomainError::invalid("xuser_id", warden_domain::FieldErrorKind::ExternalIdTaken)
+        }
         other => store_error(other),
     }
 }

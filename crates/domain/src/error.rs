@@ -68,6 +68,14 @@ pub enum FieldErrorKind {
     InvalidPassword,
     /// The object already holds as many of these as it may (a user's access keys).
     QuotaReached,
+    /// An external identity (`xuser_type` + `xuser_id`) given by halves or malformed.
+    InvalidExternalId,
+    /// Another user already has this external identity.
+    ExternalIdTaken,
+    /// A new password equal to the current one.
+    PasswordUnchanged,
+    /// A user description that is too long or holds control characters.
+    InvalidDescription,
 }
 
 impl FieldError {
@@ -94,6 +102,15 @@ impl FieldError {
             FieldErrorKind::WeakPassword => "is too short or too common",
             FieldErrorKind::InvalidPassword => "is invalid",
             FieldErrorKind::QuotaReached => "has reached its quota",
+            FieldErrorKind::InvalidExternalId => {
+                "must be given together: xuser_type of 1 to 64 letters, digits, '_', '-' or '.', \
+                 xuser_id of 1 to 128 characters without blanks or control characters"
+            }
+            FieldErrorKind::ExternalIdTaken => "is already used by another user",
+            FieldErrorKind::PasswordUnchanged => "must differ from the current password",
+            FieldErrorKind::InvalidDescription => {
+                "must be at most 255 characters without control characters"
+            }
         };
         format!("'{}' {}", self.field, what)
     }

@@ -19,5 +19,8 @@ pub use keystone::{Group, KeystoneRole};
 pub use policy::{AccessPolicy, Reach, Role, TrusteeType};
 pub use tenant::{Tenant, TenantKind};
 pub use time::Timestamp;
-pub use user::{Contact, ContactPatch, NewUser, PhoneChange, User, UserPatch};
+pub use user::{
+    AccessMode, Contact, ContactPatch, ExternalIdentity, IamAttributes, NewUser, PhoneChange, User,
+    UserPatch,
+};
 pub use values::{AreaCode, Email, Login, Password, PasswordPolicy, PhoneNumber, Text};

@@ -1,8 +1,9 @@
 //! Users: the entity, its contact record, and the commands that create and change it.
 
+use crate::error::{FieldError, FieldErrorKind};
 use crate::ids::{TenantId, UserId};
 use crate::time::Timestamp;
-use crate::values::{Email, Login};
+use crate::values::{AreaCode, Email, Login, PhoneNumber};
 
 /// The notifications a new user receives unless told otherwise.
 pub const DEFAULT_NOTIFICATIONS: [&str; 3] = ["quota", "reports", "backup_daily_report"];
@@ -32,6 +33,156 @@ pub struct Contact {
 pub struct PhoneChange {
     pub areacode: String,
     pub phone: String,
+}
+
+impl PhoneChange {
+    /// A phone as the IAM face sends it: `areacode` and `phone` together, both valid, or
+    /// both empty to remove it; `None` when neither is given.
+    pub fn from_parts(
+        areacode: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Option<PhoneChange>, FieldError> {
+        match (areacode, phone) {
+            (None, None) => Ok(None),
+            (Some(""), Some("")) => Ok(Some(PhoneChange {
+                areacode: String::new(),
+                phone: String::new(),
+            })),
+            (Some(code), Some(number)) => {
+                let areacode = AreaCode::parse("areacode", code)?;
+                let phone = PhoneNumber::parse("phone", number)?;
+                Ok(Some(PhoneChange {
+                    areacode: areacode.as_str().to_owned(),
+                    phone: phone.as_str().to_owned(),
+                }))
+            }
+            (None, Some(_)) => Err(FieldError::new(
+                "areacode",
+                FieldErrorKind::PhoneWithoutAreaCode,
+            )),
+            (Some(_), None) => Err(FieldError::new(
+                "phone",
+                FieldErrorKind::PhoneWithoutAreaCode,
+            )),
+        }
+    }
+}
+
+/// The longest user description, in characters. Huawei does not publish its limit; 255 is
+/// what Warden's other descriptions and free-text fields allow.
+pub const MAX_DESCRIPTION_CHARS: usize = 255;
+
+/// A user description: at most [`MAX_DESCRIPTION_CHARS`] characters, no control characters.
+pub fn parse_description(raw: &str) -> Result<String, FieldError> {
+    if raw.chars().count() > MAX_DESCRIPTION_CHARS || raw.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "description",
+            FieldErrorKind::InvalidDescription,
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// How an IAM user may reach the cloud: both ways (`default`), only with access keys and
+/// tokens (`programmatic`), or only through the console (`console`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AccessMode {
+    #[default]
+    Default,
+    Programmatic,
+    Console,
+}
+
+impl AccessMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AccessMode::Default => "default",
+            AccessMode::Programmatic => "programmatic",
+            AccessMode::Console => "console",
+        }
+    }
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        match raw {
+            "default" => Ok(AccessMode::Default),
+            "programmatic" => Ok(AccessMode::Programmatic),
+            "console" => Ok(AccessMode::Console),
+            _ => Err(FieldError::new(field, FieldErrorKind::Invalid)),
+        }
+    }
+}
+
+/// The user's identity in an external system (IAM `xuser_type` + `xuser_id`). No two users
+/// share one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    xuser_type: String,
+    xuser_id: String,
+}
+
+impl ExternalIdentity {
+    pub const MAX_TYPE_CHARS: usize = 64;
+    pub const MAX_ID_CHARS: usize = 128;
+
+    /// The pair as a request gives it: `None` when neither half is given, `Some(None)` when
+    /// both are empty (removing it), else both halves valid. Huawei checks `xuser_type`
+    /// against the account's `xdomain_type`, which Warden does not model: any type of
+    /// 1 to 64 letters, digits, `_`, `-` or `.` is allowed.
+    pub fn from_request(
+        xuser_type: Option<&str>,
+        xuser_id: Option<&str>,
+    ) -> Result<Option<Option<Self>>, FieldError> {
+        let invalid = |field: &str| FieldError::new(field, FieldErrorKind::InvalidExternalId);
+        match (xuser_type, xuser_id) {
+            (None, None) => Ok(None),
+            (Some(""), Some("")) => Ok(Some(None)),
+            (Some(t), Some(id)) => {
+                let type_ok = (1..=Self::MAX_TYPE_CHARS).contains(&t.chars().count())
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                if !type_ok {
+                    return Err(invalid("xuser_type"));
+                }
+                let id_ok = (1..=Self::MAX_ID_CHARS).contains(&id.chars().count())
+                    && !id.chars().any(|c| c.is_control() || c.is_whitespace());
+                if !id_ok {
+                    return Err(invalid("xuser_id"));
+                }
+                Ok(Some(Some(Self {
+                    xuser_type: t.to_owned(),
+                    xuser_id: id.to_owned(),
+                })))
+            }
+            (None, Some(_)) => Err(invalid("xuser_type")),
+            (Some(_), None) => Err(invalid("xuser_id")),
+        }
+    }
+
+    /// A pair that comes from the store, already validated when written.
+    pub fn from_trusted(xuser_type: String, xuser_id: String) -> Self {
+        Self {
+            xuser_type,
+            xuser_id,
+        }
+    }
+
+    pub fn xuser_type(&self) -> &str {
+        &self.xuser_type
+    }
+
+    pub fn xuser_id(&self) -> &str {
+        &self.xuser_id
+    }
+}
+
+/// What the IAM face records about a user beyond the shared model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IamAttributes {
+    /// Whether the user must change the password at the next console login (shown, not
+    /// enforced: Warden has no console).
+    pub pwd_status: bool,
+    pub access_mode: AccessMode,
+    pub external: Option<ExternalIdentity>,
 }
 
 /// A partial contact update: only the given fields change.
@@ -97,6 +248,7 @@ pub struct User {
     pub description: String,
     /// Keystone's default project: an unscoped password authentication is scoped to it.
     pub default_project_id: Option<TenantId>,
+    pub iam: IamAttributes,
     pub has_password: bool,
     /// Tokens issued before this instant are no longer accepted (password change, disable).
     pub tokens_not_before: Timestamp,
@@ -177,6 +329,7 @@ pub struct NewUser {
     pub enabled: bool,
     pub description: String,
     pub default_project_id: Option<TenantId>,
+    pub iam: IamAttributes,
 }
 
 impl NewUser {
@@ -195,6 +348,7 @@ impl NewUser {
             enabled: true,
             description: String::new(),
             default_project_id: None,
+            iam: IamAttributes::default(),
         }
     }
 }
@@ -228,6 +382,7 @@ mod tests {
             personal_tenant_id: None,
             default_project_id: None,
             description: String::new(),
+            iam: IamAttributes::default(),
             has_password: true,
             tokens_not_before: Timestamp::EPOCH,
             version: 1,
@@ -253,6 +408,55 @@ mod tests {
         assert_eq!(after.contact.city, "Berlin");
         assert_eq!(after.contact.email, before.contact.email);
         assert_eq!(after.version, before.version);
+    }
+
+    #[test]
+    fn external_identities_come_in_pairs() {
+        assert_eq!(ExternalIdentity::from_request(None, None), Ok(None));
+        assert_eq!(
+            ExternalIdentity::from_request(Some(""), Some("")),
+            Ok(Some(None))
+        );
+        let pair = ExternalIdentity::from_request(Some("TenantIdp"), Some("x-1"))
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!((pair.xuser_type(), pair.xuser_id()), ("TenantIdp", "x-1"));
+        for (t, id, field) in [
+            (None, Some("x"), "xuser_type"),
+            (Some("t"), None, "xuser_id"),
+            (Some("t t"), Some("x"), "xuser_type"),
+            (Some("t"), Some(""), "xuser_id"),
+        ] {
+            let e = ExternalIdentity::from_request(t, id).unwrap_err();
+            assert_eq!(e, FieldError::new(field, FieldErrorKind::InvalidExternalId));
+        }
+        let long = "x".repeat(ExternalIdentity::MAX_ID_CHARS + 1);
+        assert!(ExternalIdentity::from_request(Some("t"), Some(&long)).is_err());
+    }
+
+    #[test]
+    fn phones_come_with_area_codes_and_descriptions_are_bounded() {
+        assert_eq!(PhoneChange::from_parts(None, None), Ok(None));
+        assert!(PhoneChange::from_parts(Some("0086"), Some("123")).is_ok());
+        assert_eq!(
+            PhoneChange::from_parts(None, Some("123")).unwrap_err().kind,
+            FieldErrorKind::PhoneWithoutAreaCode
+        );
+        assert_eq!(
+            PhoneChange::from_parts(Some("0086"), Some("12a"))
+                .unwrap_err()
+                .kind,
+            FieldErrorKind::InvalidPhone
+        );
+        assert!(parse_description(&"d".repeat(MAX_DESCRIPTION_CHARS)).is_ok());
+        assert!(parse_description(&"d".repeat(MAX_DESCRIPTION_CHARS + 1)).is_err());
+        assert!(parse_description("a\u{7}b").is_err());
+        assert_eq!(
+            AccessMode::parse("access_mode", "console"),
+            Ok(AccessMode::Console)
+        );
+        assert!(AccessMode::parse("access_mode", "web").is_err());
     }
 
     #[test]

@@ -84,7 +84,8 @@ where
          firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
          state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
          notifications = $17, business_types = $18, external_id = $19, description = $20, \
-         default_project_id = $21, tokens_not_before = $22, version = version + 1, updated_at = $23 \
+         default_project_id = $21, tokens_not_before = $22, version = version + 1, updated_at = $23, \
+         pwd_status = $26, access_mode = $27, xuser_type = $28, xuser_id = $29 \
          WHERE id = $24 AND version = $25 RETURNING {USER_COLUMNS}"
     );
     sqlx::query(&sql)
@@ -113,6 +114,10 @@ where
         .bind(now.micros())
         .bind(next.id.uuid())
         .bind(expected_version)
+        .bind(next.iam.pwd_status)
+        .bind(next.iam.access_mode.as_str())
+        .bind(next.iam.external.as_ref().map(|x| x.xuser_type()))
+        .bind(next.iam.external.as_ref().map(|x| x.xuser_id()))
         .fetch_optional(executor)
         .await
         .map_err(map_err)

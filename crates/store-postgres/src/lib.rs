@@ -61,6 +61,7 @@ const SIGNING_KEY_LOCK: i64 = 0x5761_7264_656e_0002;
 /// Unique constraints whose violation the callers tell apart; named in the migration.
 const LOGIN_CONSTRAINT: &str = "users_login_key";
 const ROOT_INDEX: &str = "tenants_single_root";
+const XUSER_INDEX: &str = "users_xuser";
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -123,6 +124,7 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => match db.constraint() {
             Some(LOGIN_CONSTRAINT) => StoreError::Conflict("login"),
             Some(ROOT_INDEX) => StoreError::Conflict("root"),
+            Some(XUSER_INDEX) => StoreError::Conflict("xuser"),
             _ => StoreError::Conflict("unique"),
         },
         sqlx::Error::Database(db) if db.code().is_some_and(|c| is_unavailable_sqlstate(&c)) => {
@@ -159,9 +161,10 @@ where
         "INSERT INTO users (id, tenant_id, login, login_key, email, areacode, phone, firstname, lastname, \
          address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
          mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
-         default_project_id, password_hash, tokens_not_before, version, created_at, updated_at) \
+         default_project_id, password_hash, tokens_not_before, version, created_at, updated_at, \
+         pwd_status, access_mode, xuser_type, xuser_id) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,\
-         $26,$27,$28,$29,$30,$31)",
+         $26,$27,$28,$29,$30,$31,$32,$33,$34,$35)",
     )
     .bind(user.id.uuid())
     .bind(user.tenant_id.uuid())
@@ -194,6 +197,10 @@ where
     .bind(user.version)
     .bind(user.created_at.micros())
     .bind(user.updated_at.micros())
+    .bind(user.iam.pwd_status)
+    .bind(user.iam.access_mode.as_str())
+    .bind(user.iam.external.as_ref().map(|x| x.xuser_type()))
+    .bind(user.iam.external.as_ref().map(|x| x.xuser_id()))
     .execute(executor)
     .await
     .map_err(map_err)?;

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use warden_domain::policy::TrusteeType;
 use warden_domain::tenant::UpdateLock;
 use warden_domain::{
-    AccessPolicy, ApiClient, ClientId, Contact, Email, Login, PolicyId, Reach, Role, Tenant,
-    TenantId, TenantKind, Timestamp, User, UserId,
+    AccessMode, AccessPolicy, ApiClient, ClientId, Contact, Email, ExternalIdentity, IamAttributes,
+    Login, PolicyId, Reach, Role, Tenant, TenantId, TenantKind, Timestamp, User, UserId,
 };
 use warden_store::{KeyState, SigningKeyRecord, StoreError};
 
@@ -19,6 +19,7 @@ pub(crate) use warden_store::paths::tenant_path;
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, phone, firstname, lastname, \
     address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
     mfa_status, notifications, business_types, external_id, personal_tenant_id, description, default_project_id, \
+    pwd_status, access_mode, xuser_type, xuser_id, \
     (password_hash IS NOT NULL) AS has_password, tokens_not_before, version, created_at, updated_at";
 
 pub(crate) const TENANT_COLUMNS: &str = "id, parent_id, path, kind, name, is_domain, enabled, \
@@ -138,11 +139,28 @@ pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
         personal_tenant_id: opt_id(row, "personal_tenant_id", TenantId::from_uuid)?,
         description: get(row, "description")?,
         default_project_id: opt_id(row, "default_project_id", TenantId::from_uuid)?,
+        iam: iam_attributes(row)?,
         has_password: get(row, "has_password")?,
         tokens_not_before: time(row, "tokens_not_before")?,
         version: get(row, "version")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
+    })
+}
+
+fn iam_attributes(row: &PgRow) -> Result<IamAttributes, StoreError> {
+    let access_mode: String = get(row, "access_mode")?;
+    let xuser_type: Option<String> = get(row, "xuser_type")?;
+    let xuser_id: Option<String> = get(row, "xuser_id")?;
+    Ok(IamAttributes {
+        pwd_status: get(row, "pwd_status")?,
+        access_mode: AccessMode::parse("access_mode", &access_mode)
+            .map_err(|_| corrupt("access_mode"))?,
+        external: match (xuser_type, xuser_id) {
+            (Some(t), Some(id)) => Some(ExternalIdentity::from_trusted(t, id)),
+            (None, None) => None,
+            _ => return Err(corrupt("xuser_id")),
+        },
     })
 }
 

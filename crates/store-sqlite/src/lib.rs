@@ -89,6 +89,8 @@ fn map_err(e: sqlx::Error) -> StoreError {
             let msg = db.message();
             if msg.contains("login_key") {
                 StoreError::Conflict("login")
+            } else if msg.contains("users.xuser") {
+                StoreError::Conflict("xuser")
             } else if msg.contains("tenants.kind") {
                 StoreError::Conflict("root")
             } else {
@@ -128,8 +130,9 @@ where
         "INSERT INTO users (id, tenant_id, login, login_key, email, areacode, phone, firstname, lastname, \
          address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
          mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
-         default_project_id, password_hash, tokens_not_before, version, created_at, updated_at) \
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+         default_project_id, password_hash, tokens_not_before, version, created_at, updated_at, \
+         pwd_status, access_mode, xuser_type, xuser_id) \
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     )
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
@@ -162,6 +165,10 @@ where
     .bind(user.version)
     .bind(user.created_at.micros())
     .bind(user.updated_at.micros())
+    .bind(user.iam.pwd_status)
+    .bind(user.iam.access_mode.as_str())
+    .bind(user.iam.external.as_ref().map(|x| x.xuser_type()))
+    .bind(user.iam.external.as_ref().map(|x| x.xuser_id()))
     .execute(executor)
     .await
     .map_err(map_err)?;

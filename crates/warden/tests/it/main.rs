@@ -19,6 +19,7 @@ mod fuzz_parsers;
 mod fuzz_routes;
 mod helpers;
 mod iam;
+mod iam_users;
 mod keystone;
 mod keystone_admin;
 mod limits;
