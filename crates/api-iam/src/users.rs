@@ -164,8 +164,17 @@ impl UserBody {
     /// The fields every create and change body may carry, with the errors of their types.
     fn common(&self, errors: &mut Vec<FieldError>) -> Common {
         use FieldErrorKind as K;
+        // IAM user names are the account face's: at most 64 characters, where Keystone's may
+        // be longer.
+        let name = self.string("name", K::InvalidLogin, errors).filter(|name| {
+            let fits = warden_domain::Login::parse("name", name).is_ok();
+            if !fits {
+                errors.push(FieldError::new("name", K::InvalidLogin));
+            }
+            fits
+        });
         Common {
-            name: self.string("name", K::InvalidLogin, errors),
+            name,
             password: self.string("password", K::InvalidPassword, errors),
             email: self.string("email", K::InvalidEmail, errors),
             enabled: self.boolean("enabled", errors),
@@ -255,7 +264,16 @@ pub async fn create(
         default_project_id: None,
         iam: common.iam,
     };
-    let (user, domain) = warden.keystone_create_user(&principal, new).await?;
+    // IAM names an unknown account in the body as an invalid field, where Keystone says 404.
+    let (user, domain) = warden
+        .keystone_create_user(&principal, new)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound(warden_domain::Resource::Domain) => {
+                DomainError::invalid("domain_id", FieldErrorKind::Invalid)
+            }
+            other => other,
+        })?;
     let mut view = user_fields(&user, &domain);
     view.extend([
         ("status".to_owned(), Value::Null),

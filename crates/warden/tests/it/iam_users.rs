@@ -265,6 +265,8 @@ async fn create_refusals_use_the_numeric_codes_and_create_nothing() {
         (json!({"user": {"name": "iam_new"}}), "1100"),
         (with(json!({"name": "x"})), "1101"),
         (with(json!({"name": 7})), "1101"),
+        // IAM names stop at 64 characters, though Keystone's may be longer.
+        (with(json!({"name": "n".repeat(65)})), "1101"),
         (with(json!({"name": "IAM_TAKEN"})), "1109"),
         (with(json!({"email": "no-at-sign"})), "1102"),
         (with(json!({"password": "a\u{0}bcdefghijk"})), "1103"),
