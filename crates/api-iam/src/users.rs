@@ -313,6 +313,7 @@ pub async fn update(
         default_project_id: None,
         domain_id: None,
         iam: common.iam,
+        refuse_same_password: true,
     };
     let (user, domain) = warden
         .keystone_update_user(&principal, &user_id, patch)

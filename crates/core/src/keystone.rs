@@ -614,6 +614,9 @@ pub struct KeystoneUserPatch {
     pub domain_id: Option<String>,
     /// The iam face's further fields (phone, access mode, external identity, …).
     pub iam: crate::user_fields::IamUserFields,
+    /// Refuse a new password equal to the current one (the IAM face's `1108`; Keystone's
+    /// administrator reset allows it).
+    pub refuse_same_password: bool,
 }
 
 impl Warden {
@@ -772,7 +775,7 @@ impl Warden {
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
-        if let Some(password) = &password {
+        if let Some(password) = password.as_ref().filter(|_| patch.refuse_same_password) {
             self.ensure_new_password(&current, password).await?;
         }
         if let Some(enabled) = patch.enabled {

@@ -552,20 +552,25 @@ async fn the_keystone_face_answers_the_same_refusals_in_its_own_body() {
         .await,
     )
     .await;
-    for body in [
-        json!({"user": {"password": USER_PASSWORD}}),
-        json!({"user": {"description": "d".repeat(256)}}),
-    ] {
-        let r = send(
-            &app,
-            Method::PATCH,
-            &format!("/v3/users/{id}"),
-            Some(&token),
-            Some(body),
-        )
-        .await;
-        keystone_error(r, StatusCode::BAD_REQUEST).await;
-    }
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/v3/users/{id}"),
+        Some(&token),
+        Some(json!({"user": {"description": "d".repeat(256)}})),
+    )
+    .await;
+    keystone_error(r, StatusCode::BAD_REQUEST).await;
+    // Keystone's administrator reset may set the current password again (IAM refuses it).
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/v3/users/{id}"),
+        Some(&token),
+        Some(json!({"user": {"password": USER_PASSWORD}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
     let r = send(
         &app,
         Method::POST,
