@@ -263,17 +263,19 @@ pub async fn create(
         description: common.description.unwrap_or_default(),
         default_project_id: None,
         iam: common.iam,
+        extra: Default::default(),
     };
     // IAM names an unknown account in the body as an invalid field, where Keystone says 404.
-    let (user, domain) = warden
-        .keystone_create_user(&principal, new)
-        .await
-        .map_err(|e| match e {
-            DomainError::NotFound(warden_domain::Resource::Domain) => {
-                DomainError::invalid("domain_id", FieldErrorKind::Invalid)
-            }
-            other => other,
-        })?;
+    let (user, domain) =
+        warden
+            .keystone_create_user(&principal, new)
+            .await
+            .map_err(|e| match e {
+                DomainError::NotFound(warden_domain::Resource::Domain) => {
+                    DomainError::invalid("domain_id", FieldErrorKind::Invalid)
+                }
+                other => other,
+            })?;
     let mut view = user_fields(&user, &domain);
     view.extend([
         ("status".to_owned(), Value::Null),
@@ -314,6 +316,7 @@ pub async fn update(
         domain_id: None,
         iam: common.iam,
         refuse_same_password: true,
+        extra: Default::default(),
     };
     let (user, domain) = warden
         .keystone_update_user(&principal, &user_id, patch)

@@ -113,6 +113,15 @@ impl Body {
         }
     }
 
+    /// The fields not named in `known`: attributes Keystone keeps as they are given.
+    pub(crate) fn extra(&self, known: &[&str]) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Refuses an attempt to change a field Keystone keeps fixed.
     pub(crate) fn forbid(&self, field: &str) -> Result<(), DomainError> {
         if self.fields.contains_key(field) {

@@ -47,6 +47,22 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The user attributes Warden stores in fields of its own; any other is kept as given.
+const USER_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "domain_id",
+    "password",
+    "enabled",
+    "email",
+    "description",
+    "default_project_id",
+    "options",
+    "federated",
+    "links",
+    "password_expires_at",
+];
+
 /// A user in Keystone's shape.
 fn user_json(public_url: &str, user: &User, domain: &Tenant) -> Value {
     let id = user.id.simple();
@@ -67,6 +83,11 @@ fn user_json(public_url: &str, user: &User, domain: &Tenant) -> Value {
     }
     if let Some(project) = user.default_project_id {
         body["default_project_id"] = json!(project.simple());
+    }
+    if let Value::Object(fields) = &mut body {
+        for (key, value) in &user.extra {
+            fields.entry(key.clone()).or_insert_with(|| value.clone());
+        }
     }
     body
 }
@@ -101,6 +122,7 @@ pub async fn create(
         email: body.string("email")?,
         description: body.string("description")?.unwrap_or_default(),
         default_project_id: body.string("default_project_id")?,
+        extra: body.extra(USER_FIELDS),
         ..NewKeystoneUser::default()
     };
     let (user, domain) = warden.keystone_create_user(&principal, new).await?;
@@ -127,6 +149,7 @@ pub async fn update(
         description: body.string("description")?,
         default_project_id: body.nullable("default_project_id")?,
         domain_id: body.string("domain_id")?,
+        extra: body.extra(USER_FIELDS),
         ..KeystoneUserPatch::default()
     };
     let (user, domain) = warden

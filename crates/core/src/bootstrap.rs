@@ -132,6 +132,7 @@ impl Warden {
             personal_tenant_id: None,
             description: "Administrator created at first start".to_owned(),
             default_project_id: None,
+            extra: Default::default(),
             iam: warden_domain::IamAttributes::default(),
             has_password: true,
             tokens_not_before: warden_domain::Timestamp::EPOCH,

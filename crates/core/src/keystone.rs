@@ -598,6 +598,9 @@ pub struct NewKeystoneUser {
     pub default_project_id: Option<String>,
     /// The iam face's further fields (phone, access mode, external identity, …).
     pub iam: crate::user_fields::IamUserFields,
+    /// Attributes Warden has no field for: kept and shown as given (in a change, `null`
+    /// removes one).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A change to a user through the keystone or iam face; `None` leaves a field as it is.
@@ -617,6 +620,9 @@ pub struct KeystoneUserPatch {
     /// Refuse a new password equal to the current one (the IAM face's `1108`; Keystone's
     /// administrator reset allows it).
     pub refuse_same_password: bool,
+    /// Attributes Warden has no field for: kept and shown as given (in a change, `null`
+    /// removes one).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Warden {
@@ -676,6 +682,7 @@ impl Warden {
         user.contact.email = email;
         user.enabled = new.enabled;
         user.default_project_id = default_project_id;
+        user.extra = new.extra;
         if let Some(phone) = &fields.phone {
             user.contact.areacode.clone_from(&phone.areacode);
             user.contact.phone.clone_from(&phone.phone);
@@ -706,6 +713,7 @@ impl Warden {
                     personal_tenant_id: None,
                     description: user.description,
                     default_project_id: user.default_project_id,
+                    extra: user.extra,
                     iam: user.iam,
                     has_password: true,
                     tokens_not_before: warden_domain::Timestamp::EPOCH,
@@ -780,6 +788,13 @@ impl Warden {
         }
         if let Some(enabled) = patch.enabled {
             next.enabled = enabled;
+        }
+        for (key, value) in patch.extra {
+            if value.is_null() {
+                next.extra.remove(&key);
+            } else {
+                next.extra.insert(key, value);
+            }
         }
         fields.apply(&mut next);
         match &patch.default_project_id {

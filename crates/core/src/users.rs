@@ -113,6 +113,7 @@ impl Warden {
             personal_tenant_id: None,
             description: new.description,
             default_project_id: new.default_project_id,
+            extra: new.extra,
             iam: new.iam,
             has_password: false,
             tokens_not_before: Timestamp::EPOCH,

@@ -248,6 +248,8 @@ pub struct User {
     pub description: String,
     /// Keystone's default project: an unscoped password authentication is scoped to it.
     pub default_project_id: Option<TenantId>,
+    /// Keystone attributes Warden has no field for, kept and shown as the client gave them.
+    pub extra: serde_json::Map<String, serde_json::Value>,
     pub iam: IamAttributes,
     pub has_password: bool,
     /// Tokens issued before this instant are no longer accepted (password change, disable).
@@ -329,6 +331,7 @@ pub struct NewUser {
     pub enabled: bool,
     pub description: String,
     pub default_project_id: Option<TenantId>,
+    pub extra: serde_json::Map<String, serde_json::Value>,
     pub iam: IamAttributes,
 }
 
@@ -348,6 +351,7 @@ impl NewUser {
             enabled: true,
             description: String::new(),
             default_project_id: None,
+            extra: Default::default(),
             iam: IamAttributes::default(),
         }
     }
@@ -381,6 +385,7 @@ mod tests {
             external_id: None,
             personal_tenant_id: None,
             default_project_id: None,
+            extra: Default::default(),
             description: String::new(),
             iam: IamAttributes::default(),
             has_password: true,

@@ -85,7 +85,7 @@ where
          state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
          notifications = $17, business_types = $18, external_id = $19, description = $20, \
          default_project_id = $21, tokens_not_before = $22, version = version + 1, updated_at = $23, \
-         pwd_status = $26, access_mode = $27, xuser_type = $28, xuser_id = $29 \
+         pwd_status = $26, access_mode = $27, xuser_type = $28, xuser_id = $29, extra = $30 \
          WHERE id = $24 AND version = $25 RETURNING {USER_COLUMNS}"
     );
     sqlx::query(&sql)
@@ -118,6 +118,7 @@ where
         .bind(next.iam.access_mode.as_str())
         .bind(next.iam.external.as_ref().map(|x| x.xuser_type()))
         .bind(next.iam.external.as_ref().map(|x| x.xuser_id()))
+        .bind(Json(&next.extra))
         .fetch_optional(executor)
         .await
         .map_err(map_err)

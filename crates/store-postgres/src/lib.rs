@@ -162,9 +162,9 @@ where
          address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
          mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
          default_project_id, password_hash, tokens_not_before, version, created_at, updated_at, \
-         pwd_status, access_mode, xuser_type, xuser_id) \
+         pwd_status, access_mode, xuser_type, xuser_id, extra) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,\
-         $26,$27,$28,$29,$30,$31,$32,$33,$34,$35)",
+         $26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36)",
     )
     .bind(user.id.uuid())
     .bind(user.tenant_id.uuid())
@@ -201,6 +201,7 @@ where
     .bind(user.iam.access_mode.as_str())
     .bind(user.iam.external.as_ref().map(|x| x.xuser_type()))
     .bind(user.iam.external.as_ref().map(|x| x.xuser_id()))
+    .bind(Json(&user.extra))
     .execute(executor)
     .await
     .map_err(map_err)?;

@@ -18,7 +18,7 @@ pub(crate) use warden_store::paths::tenant_path;
 /// Every user column but the password hash.
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, login, email, areacode, phone, firstname, lastname, \
     address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
-    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, default_project_id, \
+    mfa_status, notifications, business_types, external_id, personal_tenant_id, description, default_project_id, extra, \
     pwd_status, access_mode, xuser_type, xuser_id, \
     (password_hash IS NOT NULL) AS has_password, tokens_not_before, version, created_at, updated_at";
 
@@ -139,6 +139,10 @@ pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
         personal_tenant_id: opt_id(row, "personal_tenant_id", TenantId::from_uuid)?,
         description: get(row, "description")?,
         default_project_id: opt_id(row, "default_project_id", TenantId::from_uuid)?,
+        extra: {
+            let raw: serde_json::Value = get(row, "extra")?;
+            serde_json::from_value(raw).map_err(|_| corrupt("extra"))?
+        },
         iam: iam_attributes(row)?,
         has_password: get(row, "has_password")?,
         tokens_not_before: time(row, "tokens_not_before")?,

@@ -41,6 +41,8 @@ CREATE INDEX group_members_user ON group_members(user_id);
 ALTER TABLE tenants ADD COLUMN description TEXT NOT NULL DEFAULT '';
 ALTER TABLE tenants ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE users ADD COLUMN default_project_id TEXT;
+-- Keystone attributes Warden has no field for, kept and shown as given (a JSON object).
+ALTER TABLE users ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
 
 -- `reach`: `tree` (the account face's policies: the tenant and everything below it), `self`
 -- (a Keystone grant: the tenant only) or `below` (a Keystone grant inherited to the projects

@@ -82,7 +82,7 @@ where
          lastname = ?, address1 = ?, address2 = ?, city = ?, country = ?, state = ?, zipcode = ?, \
          language = ?, enabled = ?, terms_accepted = ?, notifications = ?, business_types = ?, \
          external_id = ?, description = ?, default_project_id = ?, tokens_not_before = ?, \
-         pwd_status = ?, access_mode = ?, xuser_type = ?, xuser_id = ?, \
+         pwd_status = ?, access_mode = ?, xuser_type = ?, xuser_id = ?, extra = ?, \
          version = version + 1, updated_at = ? WHERE id = ? AND version = ? RETURNING {USER_COLUMNS}"
     );
     sqlx::query(&sql)
@@ -112,6 +112,7 @@ where
         .bind(next.iam.access_mode.as_str())
         .bind(next.iam.external.as_ref().map(|x| x.xuser_type()))
         .bind(next.iam.external.as_ref().map(|x| x.xuser_id()))
+        .bind(serde_json::Value::Object(next.extra.clone()).to_string())
         .bind(now.micros())
         .bind(next.id.to_string())
         .bind(expected_version)

@@ -131,8 +131,8 @@ where
          address1, address2, city, country, state, zipcode, language, activated, enabled, terms_accepted, \
          mfa_status, notifications, business_types, external_id, personal_tenant_id, description, \
          default_project_id, password_hash, tokens_not_before, version, created_at, updated_at, \
-         pwd_status, access_mode, xuser_type, xuser_id) \
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+         pwd_status, access_mode, xuser_type, xuser_id, extra) \
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     )
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
@@ -169,6 +169,7 @@ where
     .bind(user.iam.access_mode.as_str())
     .bind(user.iam.external.as_ref().map(|x| x.xuser_type()))
     .bind(user.iam.external.as_ref().map(|x| x.xuser_id()))
+    .bind(serde_json::Value::Object(user.extra.clone()).to_string())
     .execute(executor)
     .await
     .map_err(map_err)?;

@@ -346,9 +346,11 @@ async fn users_are_created_changed_and_deleted_with_keystone_semantics() {
             "/v3/users",
             json!({"user": {"name": "carol", "domain_id": domain, "password": USER_PASSWORD,
                 "email": "carol@example.com", "description": "ops",
-                "default_project_id": project}}),
+                "default_project_id": project, "team": {"floor": 3}}}),
         )
         .await;
+    // An attribute Warden has no field for is kept and shown as given, as Keystone does.
+    assert_eq!(created["user"]["team"], json!({"floor": 3}));
     let user = created["user"]["id"].as_str().unwrap().to_owned();
     assert_eq!(created["user"]["domain_id"], domain.as_str());
     assert_eq!(created["user"]["default_project_id"], project.as_str());
@@ -405,6 +407,20 @@ async fn users_are_created_changed_and_deleted_with_keystone_semantics() {
         .await;
     assert_eq!(patched["user"]["email"], "c@example.org");
     assert_eq!(patched["user"]["enabled"], false);
+    assert_eq!(patched["user"]["team"], json!({"floor": 3}));
+    let shown = ks
+        .expect(
+            Method::PATCH,
+            &format!("/v3/users/{user}"),
+            Some(json!({"user": {"team": null, "badge": "b-7"}})),
+            StatusCode::OK,
+        )
+        .await;
+    assert!(shown["user"].get("team").is_none());
+    assert_eq!(
+        ks.get(&format!("/v3/users/{user}")).await["user"]["badge"],
+        "b-7"
+    );
     let r = ks
         .send(
             Method::PATCH,
