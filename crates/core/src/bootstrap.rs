@@ -214,7 +214,9 @@ impl Warden {
                 immutable: true,
                 created_at: self.clock.now(),
             };
-            match self.store.insert_role(&role, &audit).await {
+            let written = self.store.insert_role(&role, &audit).await;
+            self.role_cache.invalidate();
+            match written {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(store_error(e)),
             }

@@ -8,9 +8,8 @@
 //! `/v3/regions`, `/v3/services` and `/v3/endpoints` routes always read the store.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use warden_domain::catalog::CatalogRule;
 use warden_domain::{DomainError, Resource};
@@ -20,11 +19,12 @@ use warden_store::{
 };
 
 use crate::auth::Principal;
+use crate::node_cache::{NodeCache, NODE_CACHE_TTL};
 use crate::secrets::{random_bytes, sha256_hex};
 use crate::{store_error, Warden};
 
 /// How stale a node's cached catalog may be after another node changed the catalog.
-pub const CATALOG_TTL: Duration = Duration::from_secs(5);
+pub const CATALOG_TTL: Duration = NODE_CACHE_TTL;
 
 /// The region, service and endpoints every start makes sure of.
 pub const DEFAULT_REGION: &str = "RegionOne";
@@ -99,47 +99,8 @@ pub struct EndpointPatch {
     pub extra: Extra,
 }
 
-/// The per-node catalog cache. `generation` moves on every invalidation, so a load that
-/// raced with a write is not kept.
-#[derive(Default)]
-pub(crate) struct CatalogCache {
-    generation: AtomicU64,
-    cached: RwLock<Option<Cached>>,
-}
-
-struct Cached {
-    generation: u64,
-    loaded_at: Instant,
-    catalog: Arc<Vec<CatalogEntry>>,
-}
-
-impl CatalogCache {
-    fn fresh(&self) -> Option<Arc<Vec<CatalogEntry>>> {
-        let guard = self.cached.read().unwrap_or_else(PoisonError::into_inner);
-        guard
-            .as_ref()
-            .filter(|c| {
-                c.generation == self.generation.load(Ordering::Acquire)
-                    && c.loaded_at.elapsed() < CATALOG_TTL
-            })
-            .map(|c| c.catalog.clone())
-    }
-
-    fn keep(&self, generation: u64, catalog: Arc<Vec<CatalogEntry>>) {
-        let mut guard = self.cached.write().unwrap_or_else(PoisonError::into_inner);
-        if generation == self.generation.load(Ordering::Acquire) {
-            *guard = Some(Cached {
-                generation,
-                loaded_at: Instant::now(),
-                catalog,
-            });
-        }
-    }
-
-    fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-}
+/// The per-node catalog cache.
+pub(crate) type CatalogCache = NodeCache<Vec<CatalogEntry>>;
 
 /// A new id of 32 hex digits, as Keystone generates them.
 fn new_id() -> String {
@@ -186,7 +147,7 @@ impl Warden {
         if let Some(catalog) = self.catalog.fresh() {
             return Ok(catalog);
         }
-        let generation = self.catalog.generation.load(Ordering::Acquire);
+        let generation = self.catalog.generation();
         let services = self.store.list_services(None).await.map_err(store_error)?;
         let mut endpoints: HashMap<String, Vec<EndpointRecord>> = HashMap::new();
         let all = EndpointFilter::default();
@@ -626,20 +587,6 @@ impl Warden {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_load_that_raced_with_a_write_is_not_kept() {
-        let cache = CatalogCache::default();
-        let before = cache.generation.load(Ordering::Acquire);
-        cache.invalidate();
-        cache.keep(before, Arc::new(Vec::new()));
-        assert!(cache.fresh().is_none());
-        let now = cache.generation.load(Ordering::Acquire);
-        cache.keep(now, Arc::new(Vec::new()));
-        assert!(cache.fresh().is_some());
-        cache.invalidate();
-        assert!(cache.fresh().is_none());
-    }
 
     #[test]
     fn first_start_ids_are_those_of_the_earlier_synthesized_catalog() {

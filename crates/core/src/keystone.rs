@@ -503,7 +503,7 @@ impl Warden {
         };
         let mut roles: Vec<crate::roles::RoleView> = Vec::new();
         let book = if matches!(scope, ScopeView::Unscoped) {
-            crate::roles::RoleBook::default()
+            Arc::new(crate::roles::RoleBook::default())
         } else {
             self.role_book().await?
         };

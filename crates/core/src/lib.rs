@@ -18,6 +18,7 @@ pub mod keystone_credentials;
 pub mod lockout;
 pub mod mail;
 pub mod metrics;
+pub mod node_cache;
 pub mod password;
 pub mod policies;
 pub mod projects;
@@ -115,6 +116,7 @@ pub struct Warden {
     pub(crate) mailer: Arc<dyn MailSender>,
     pub(crate) sources: lockout::SourceThrottle,
     pub(crate) catalog: catalog::CatalogCache,
+    pub(crate) role_cache: node_cache::NodeCache<roles::RoleBook>,
 }
 
 impl Warden {
@@ -158,6 +160,7 @@ impl Warden {
             // Until a transport is wired in, sending fails rather than dropping messages.
             mailer: Arc::new(mail::NoMailer),
             catalog: catalog::CatalogCache::default(),
+            role_cache: node_cache::NodeCache::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! when it is inherited to projects), so every face sees the same grants.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use warden_domain::keystone::{parse_name, parse_role_name, NewRole, RolePatch};
@@ -208,12 +209,19 @@ fn role_store_error(e: StoreError) -> DomainError {
 }
 
 impl Warden {
-    /// Every role, for showing the roles policies hold.
-    pub async fn role_book(&self) -> Result<RoleBook, DomainError> {
-        Ok(RoleBook::new(
+    /// Every role and inference rule, for showing the roles policies give; from this node's
+    /// cache (see `node_cache`): tokens show them on every issue and validation.
+    pub async fn role_book(&self) -> Result<Arc<RoleBook>, DomainError> {
+        if let Some(book) = self.role_cache.fresh() {
+            return Ok(book);
+        }
+        let generation = self.role_cache.generation();
+        let book = Arc::new(RoleBook::new(
             self.store.list_roles().await.map_err(store_error)?,
             self.store.role_inferences().await.map_err(store_error)?,
-        ))
+        ));
+        self.role_cache.keep(generation, book.clone());
+        Ok(book)
     }
 
     fn parse_role_id(raw: &str) -> Result<RoleId, DomainError> {
@@ -305,10 +313,12 @@ impl Warden {
             immutable: false,
             created_at: self.clock.now(),
         };
-        self.store
+        let written = self
+            .store
             .insert_role(&role, &self.audit_by(principal))
-            .await
-            .map_err(role_store_error)?;
+            .await;
+        self.role_cache.invalidate();
+        written.map_err(role_store_error)?;
         Ok(role)
     }
 
@@ -332,10 +342,12 @@ impl Warden {
         // A global role's policies hold it by name: a rename carries them over.
         let renamed = (current.domain_id.is_none() && next.name != current.name)
             .then_some((current.name.as_str(), next.name.as_str()));
-        self.store
+        let written = self
+            .store
             .update_role(&next, renamed, &self.audit_by(principal))
-            .await
-            .map_err(role_store_error)?;
+            .await;
+        self.role_cache.invalidate();
+        written.map_err(role_store_error)?;
         Ok(next)
     }
 
@@ -349,10 +361,12 @@ impl Warden {
         if !principal.can_manage(&self.role_owner(role.domain_id).await?) || role.immutable {
             return Err(DomainError::Forbidden);
         }
-        self.store
+        let written = self
+            .store
             .delete_role(&role, &held_as(&role), &self.audit_by(principal))
-            .await
-            .map_err(role_store_error)
+            .await;
+        self.role_cache.invalidate();
+        written.map_err(role_store_error)
     }
 
     /// The target, actor and role of a grant route, checked: changing a grant needs the right
@@ -890,10 +904,12 @@ impl Warden {
         {
             return Err(DomainError::Forbidden);
         }
-        self.store
+        let written = self
+            .store
             .add_role_inference(&prior, &implied, &self.audit_by(principal))
-            .await
-            .map_err(role_store_error)?;
+            .await;
+        self.role_cache.invalidate();
+        written.map_err(role_store_error)?;
         Ok((prior, implied))
     }
 
@@ -925,10 +941,12 @@ impl Warden {
         let (prior, implied) = self
             .inference_roles(principal, prior, implied, true)
             .await?;
-        self.store
+        let written = self
+            .store
             .remove_role_inference(&prior, &implied, &self.audit_by(principal))
-            .await
-            .map_err(role_store_error)
+            .await;
+        self.role_cache.invalidate();
+        written.map_err(role_store_error)
     }
 
     /// `GET /v3/role_inferences` (every prior role) or `GET /v3/roles/{prior}/implies` (one):
