@@ -398,6 +398,15 @@ impl Warden {
         Ok(client)
     }
 
+    /// The root tenant (Keystone's Default domain), which first start created.
+    pub(crate) async fn root(&self) -> Result<Tenant, DomainError> {
+        self.store
+            .root_tenant()
+            .await
+            .map_err(store_error)?
+            .ok_or(DomainError::Internal)
+    }
+
     pub(crate) async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
         self.store
             .get_tenant(id)

@@ -221,12 +221,7 @@ impl Warden {
                 Err(e) => return Err(store_error(e)),
             }
         }
-        let root = self
-            .store
-            .root_tenant()
-            .await
-            .map_err(store_error)?
-            .ok_or(DomainError::Internal)?;
+        let root = self.root().await?;
         let children = self
             .store
             .child_tenants(root.id)

@@ -129,12 +129,7 @@ impl Warden {
     /// Changing the catalog changes where every client is sent: an administrator of the root
     /// tenant (Keystone's default domain) only.
     async fn ensure_catalog_admin(&self, principal: &Principal) -> Result<(), DomainError> {
-        let root = self
-            .store
-            .root_tenant()
-            .await
-            .map_err(store_error)?
-            .ok_or(DomainError::Internal)?;
+        let root = self.root().await?;
         if principal.can_manage(&root) {
             Ok(())
         } else {

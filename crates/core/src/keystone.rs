@@ -491,12 +491,7 @@ impl Warden {
             let domain = self.domain_of(project.id).await?;
             ScopeView::Project { project, domain }
         } else if ks.system {
-            let root = self
-                .store
-                .root_tenant()
-                .await
-                .map_err(store_error)?
-                .ok_or(DomainError::Internal)?;
+            let root = self.root().await?;
             ScopeView::System(root)
         } else {
             ScopeView::Unscoped

@@ -133,12 +133,7 @@ impl Warden {
                 if new.parent_id.is_some() {
                     return Err(DomainError::invalid("parent_id", FieldErrorKind::Invalid));
                 }
-                let root = self
-                    .store
-                    .root_tenant()
-                    .await
-                    .map_err(store_error)?
-                    .ok_or(DomainError::Internal)?;
+                let root = self.root().await?;
                 (root, TenantKind::Partner)
             } else {
                 let domain = match &new.domain_id {
@@ -257,12 +252,7 @@ impl Warden {
         query: &ProjectQuery,
         domains: bool,
     ) -> Result<(Vec<Tenant>, bool), DomainError> {
-        let root = self
-            .store
-            .root_tenant()
-            .await
-            .map_err(store_error)?
-            .ok_or(DomainError::Internal)?;
+        let root = self.root().await?;
         let want_domains = domains || query.is_domain == Some(true);
         // Listing needs read access where it starts (Keystone refuses a caller without
         // `admin` or `reader` with 403); a caller who cannot read the whole tree and named no

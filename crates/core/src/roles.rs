@@ -282,12 +282,7 @@ impl Warden {
     async fn role_owner(&self, domain: Option<TenantId>) -> Result<Tenant, DomainError> {
         match domain {
             Some(id) => self.tenant(id).await,
-            None => self
-                .store
-                .root_tenant()
-                .await
-                .map_err(store_error)?
-                .ok_or(DomainError::Internal),
+            None => self.root().await,
         }
     }
 
