@@ -52,7 +52,10 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::Region
             | Resource::Service
             | Resource::Endpoint
-            | Resource::ApplicationCredential,
+            | Resource::ApplicationCredential
+            | Resource::Policy
+            | Resource::Consumer
+            | Resource::EndpointGroup,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
         DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),

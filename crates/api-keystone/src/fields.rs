@@ -144,6 +144,11 @@ impl Fields {
         }
     }
 
+    /// An attribute as sent, for a shape this reader has no method for.
+    pub fn take(&mut self, field: &str) -> Option<Value> {
+        self.object.remove(field)
+    }
+
     /// A field error found while interpreting a value read here.
     pub fn invalid(&mut self, field: &str) {
         self.refuse(field, FieldErrorKind::Invalid);

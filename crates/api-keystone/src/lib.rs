@@ -9,6 +9,7 @@ mod credentials;
 mod error;
 mod fields;
 mod groups;
+mod keystone_extras;
 mod projects;
 mod roles;
 mod tokens;
@@ -108,7 +109,8 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
         .route("/role_assignments", get(roles::assignments))
         .merge(catalog::routes())
         .merge(credentials::routes())
-        .merge(app_credentials::routes());
+        .merge(app_credentials::routes())
+        .merge(keystone_extras::routes());
     roles::grant_routes(router)
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)

@@ -128,7 +128,10 @@ fn invalid_reference(field: &'static str) -> DomainError {
 impl Warden {
     /// Changing the catalog changes where every client is sent: an administrator of the root
     /// tenant (Keystone's default domain) only.
-    async fn ensure_catalog_admin(&self, principal: &Principal) -> Result<(), DomainError> {
+    pub(crate) async fn ensure_catalog_admin(
+        &self,
+        principal: &Principal,
+    ) -> Result<(), DomainError> {
         let root = self.root().await?;
         if principal.can_manage(&root) {
             Ok(())

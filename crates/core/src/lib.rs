@@ -15,6 +15,7 @@ pub mod groups;
 pub mod keys;
 pub mod keystone;
 pub mod keystone_credentials;
+pub mod keystone_extras;
 pub mod lockout;
 pub mod mail;
 pub mod metrics;

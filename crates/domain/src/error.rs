@@ -25,6 +25,10 @@ pub enum Resource {
     Endpoint,
     /// A Keystone application credential.
     ApplicationCredential,
+    /// A Keystone policy, OAuth consumer or endpoint group.
+    Policy,
+    Consumer,
+    EndpointGroup,
 }
 
 impl Resource {
@@ -43,6 +47,9 @@ impl Resource {
             Resource::Service => "service",
             Resource::Endpoint => "endpoint",
             Resource::ApplicationCredential => "application credential",
+            Resource::Policy => "policy",
+            Resource::Consumer => "consumer",
+            Resource::EndpointGroup => "endpoint group",
         }
     }
 }

@@ -140,7 +140,7 @@ fn one_row(done: sqlx::postgres::PgQueryResult) -> Result<(), StoreError> {
 }
 
 impl PostgresStore {
-    async fn fetch_one_by_id<T>(
+    pub(crate) async fn fetch_one_by_id<T>(
         &self,
         table: &str,
         id: &str,
@@ -156,7 +156,7 @@ impl PostgresStore {
 
     /// Runs one statement changing one catalog row, with its event in the root tenant, in one
     /// transaction; `NotFound` when the statement changed no row.
-    async fn catalog_write(
+    pub(crate) async fn catalog_write(
         &self,
         statement: Query<'_, Postgres, PgArguments>,
         change: (ObjectType, &str, &'static str),

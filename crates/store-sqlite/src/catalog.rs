@@ -140,7 +140,7 @@ fn one_row(done: sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
-    async fn fetch_one_by_id<T>(
+    pub(crate) async fn fetch_one_by_id<T>(
         &self,
         table: &str,
         id: &str,
@@ -156,7 +156,7 @@ impl SqliteStore {
 
     /// Runs one statement changing one catalog row, with its event in the root tenant, in one
     /// transaction; `NotFound` when the statement changed no row.
-    async fn catalog_write<'q>(
+    pub(crate) async fn catalog_write<'q>(
         &self,
         statement: Query<'q, Sqlite, SqliteArguments<'q>>,
         change: (ObjectType, &str, &'static str),

@@ -9,6 +9,7 @@ mod clients;
 mod credentials;
 mod directory;
 mod keystone;
+mod keystone_extras;
 mod policies;
 mod rows;
 mod tenants;

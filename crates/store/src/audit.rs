@@ -87,6 +87,10 @@ pub enum ObjectType {
     KeystoneCredential,
     /// A Keystone application credential, recorded in its user's tenant.
     ApplicationCredential,
+    /// A Keystone policy, OAuth consumer or endpoint group (recorded in the root tenant).
+    KeystonePolicy,
+    OauthConsumer,
+    EndpointGroup,
 }
 
 impl ObjectType {
@@ -104,6 +108,9 @@ impl ObjectType {
             ObjectType::Endpoint => "endpoint",
             ObjectType::KeystoneCredential => "keystone_credential",
             ObjectType::ApplicationCredential => "application_credential",
+            ObjectType::KeystonePolicy => "keystone_policy",
+            ObjectType::OauthConsumer => "oauth_consumer",
+            ObjectType::EndpointGroup => "endpoint_group",
         }
     }
 }

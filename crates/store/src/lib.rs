@@ -8,6 +8,7 @@ mod clients;
 mod credentials;
 mod directory;
 mod keystone;
+mod keystone_extras;
 pub mod paths;
 mod policies;
 mod tenants;
@@ -24,6 +25,9 @@ pub use credentials::{
 };
 pub use directory::{DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
 pub use keystone::{KeystoneStore, PolicyQuery};
+pub use keystone_extras::{
+    EndpointGroupRecord, KeystoneExtrasStore, KeystonePolicyRecord, OauthConsumerRecord,
+};
 pub use policies::{PolicyStore, SearchHit, SearchObject};
 pub use tenants::TenantStore;
 
@@ -139,6 +143,7 @@ pub trait Store:
     + AuditStore
     + CatalogStore
     + AppCredentialStore
+    + KeystoneExtrasStore
     + Send
     + Sync
     + 'static

@@ -22,6 +22,7 @@ mod iam;
 mod iam_users;
 mod keystone;
 mod keystone_admin;
+mod keystone_extras;
 mod limits;
 mod lockout;
 mod multinode;
