@@ -252,6 +252,11 @@ impl Warden {
         // password forgets the failures again below. An attempt refused for overload counts
         // nothing. The hash is verified even for a locked account, so a lock costs the same
         // time too.
+        // Checks of this account already running on this node have counted failures they may
+        // yet take back: they are not held against this one (else a burst of right passwords
+        // would lock the account it logs into). This forgives at most the node's hashing
+        // queue, which bounds how many checks run at once.
+        let pending = creds.as_ref().map(|c| self.pending_checks.begin(c.user.id));
         let count_failure = async {
             if let Some(c) = &creds {
                 self.note_login_failure(c.user.id, &c.failures).await;
@@ -265,10 +270,15 @@ impl Warden {
             self.note_source_failure();
             return Err(invalid);
         };
+        let running = pending.as_ref().map_or(0, |p| p.running_before);
+        let settled = warden_store::LoginFailures {
+            count: creds.failures.count.saturating_sub(running),
+            ..creds.failures
+        };
         let locked = self
             .settings
             .lockout
-            .locked_until(&creds.failures, self.clock.now())
+            .locked_until(&settled, self.clock.now())
             .is_some();
         let Verification::Match { needs_rehash } = verdict else {
             self.note_source_failure();

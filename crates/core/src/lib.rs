@@ -118,6 +118,7 @@ pub struct Warden {
     pub(crate) sources: lockout::SourceThrottle,
     pub(crate) catalog: catalog::CatalogCache,
     pub(crate) role_cache: node_cache::NodeCache<roles::RoleBook>,
+    pub(crate) pending_checks: lockout::PendingChecks,
 }
 
 impl Warden {
@@ -162,6 +163,7 @@ impl Warden {
             mailer: Arc::new(mail::NoMailer),
             catalog: catalog::CatalogCache::default(),
             role_cache: node_cache::NodeCache::default(),
+            pending_checks: lockout::PendingChecks::default(),
         })
     }
 

@@ -98,6 +98,52 @@ impl LockoutPolicy {
     }
 }
 
+/// Password checks of each account running on this node. Every check counts a failure in the
+/// store while its hash is verified and takes it back if the password was right, so until
+/// they end, the failures of running checks are not known to be failures.
+#[derive(Default)]
+pub struct PendingChecks {
+    running: Mutex<HashMap<UserId, i64>>,
+}
+
+/// One running check; it ends when dropped.
+pub struct PendingCheck<'a> {
+    checks: &'a PendingChecks,
+    user: UserId,
+    /// How many checks of the account were running when this one began.
+    pub running_before: i64,
+}
+
+impl PendingChecks {
+    pub fn begin(&self, user: UserId) -> PendingCheck<'_> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let count = running.entry(user).or_insert(0);
+        let running_before = *count;
+        *count += 1;
+        PendingCheck {
+            checks: self,
+            user,
+            running_before,
+        }
+    }
+}
+
+impl Drop for PendingCheck<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .checks
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = running.get_mut(&self.user) {
+            *count -= 1;
+            if *count <= 0 {
+                running.remove(&self.user);
+            }
+        }
+    }
+}
+
 /// Failed password attempts per source address, on this node, for at most `capacity` sources.
 pub struct SourceThrottle {
     policy: LockoutPolicy,
@@ -252,6 +298,20 @@ impl Warden {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_counts_only_the_checks_of_the_same_account_running_before_it() {
+        let checks = PendingChecks::default();
+        let (alice, bob) = (UserId::new_random(), UserId::new_random());
+        let first = checks.begin(alice);
+        assert_eq!(first.running_before, 0);
+        let second = checks.begin(alice);
+        assert_eq!(second.running_before, 1);
+        assert_eq!(checks.begin(bob).running_before, 0);
+        drop(first);
+        drop(second);
+        assert_eq!(checks.begin(alice).running_before, 0);
+    }
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_micros(seconds * 1_000_000)
