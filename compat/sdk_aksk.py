@@ -165,9 +165,12 @@ def administer_users():
 def round_trip(how, client, domain_id):
     """create_user, show_user, update_user, keystone_list_users and the user's own /info."""
     name = f"sdk{how}{secrets.token_hex(4)}"
+    # IAM keeps an e-mail address and a phone to one user of an account (1110, 1111).
+    phone = f"138{secrets.randbelow(10**8):08d}"
+    mobile_number = f"30{secrets.randbelow(10**7):07d}"
     password = warden_env.strong_password()
     sent = dict(name=name, domain_id=domain_id, password=password, email=f"{name}@example.com",
-                areacode="0086", phone="13800000000", enabled=True, pwd_status=False,
+                areacode="0086", phone=phone, enabled=True, pwd_status=False,
                 access_mode="programmatic", xuser_type="TenantIdp", xuser_id=f"x-{name}",
                 description="made by the sdk")
     created = client.create_user(CreateUserRequest(body=CreateUserRequestBody(
@@ -181,7 +184,7 @@ def round_trip(how, client, domain_id):
 
     shown = client.show_user(ShowUserRequest(user_id=created.id)).user
     check((shown.id, shown.name, shown.access_mode, shown.xuser_id, shown.phone)
-          == (created.id, name, "programmatic", f"x-{name}", "13800000000"),
+          == (created.id, name, "programmatic", f"x-{name}", phone),
           f"show_user ({how}) should show the created user, got {shown}")
     print(f"show_user ({how}): 200 fields_match=True")
 
@@ -209,14 +212,25 @@ def round_trip(how, client, domain_id):
     else:
         check(False, f"create_user ({how}) with a taken name should raise ClientRequestException")
 
+    try:
+        client.create_user(CreateUserRequest(body=CreateUserRequestBody(
+            user=CreateUserOption(name=f"{name}b", domain_id=domain_id,
+                                  email=f"{name}@example.com"))))
+    except ClientRequestException as error:
+        check(error.status_code == 400 and error.error_code == "1110",
+              f"another user's e-mail address should be 400 1110, got {error}")
+        print(f"create_user taken email ({how}): {error.status_code} {error.error_code}")
+    else:
+        check(False, f"create_user ({how}) with a taken e-mail should raise ClientRequestException")
+
     own_token, _, _ = sdk_token(name, password)
     response = build(IamCredentials().with_x_auth_token(own_token)).update_user_information(
         UpdateUserInformationRequest(user_id=created.id, body=UpdateUserInformationRequestBody(
             user=UpdateUserInformationOption(email=f"own-{name}@example.com",
-                                             mobile="0049-301234567"))))
+                                             mobile=f"0049-{mobile_number}"))))
     shown = client.show_user(ShowUserRequest(user_id=created.id)).user
     check(response.status_code == 204 and (shown.email, shown.areacode, shown.phone)
-          == (f"own-{name}@example.com", "0049", "301234567") and shown.access_mode == "console",
+          == (f"own-{name}@example.com", "0049", mobile_number) and shown.access_mode == "console",
           f"update_user_information ({how}) should change only the contact, got {shown}")
     print(f"update_user_information ({how}): 204 fields_match=True")
 

@@ -61,7 +61,9 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
         DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),
         DomainError::UserStillEnabled => (StatusCode::BAD_REQUEST, 1027),
         DomainError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, 401),
-        DomainError::Forbidden => (StatusCode::FORBIDDEN, 1002),
+        DomainError::Forbidden | DomainError::ProgrammaticAccessDenied => {
+            (StatusCode::FORBIDDEN, 1002)
+        }
         DomainError::TenantRule(rule) => match rule {
             TenantRule::ParentDisabled => (StatusCode::BAD_REQUEST, 1003),
             TenantRule::NameTaken => (StatusCode::CONFLICT, 1004),
@@ -205,7 +207,9 @@ impl From<DomainError> for OAuthError {
             DomainError::Invalid(_) | DomainError::MalformedBody(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
-            DomainError::Forbidden => (StatusCode::FORBIDDEN, "unauthorized_client"),
+            DomainError::Forbidden | DomainError::ProgrammaticAccessDenied => {
+                (StatusCode::FORBIDDEN, "unauthorized_client")
+            }
             DomainError::NotFound(_)
             | DomainError::VersionMismatch
             | DomainError::LoginTaken

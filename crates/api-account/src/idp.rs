@@ -88,7 +88,9 @@ impl IdpError {
     fn for_grant(e: DomainError) -> Self {
         match e {
             DomainError::Unauthenticated(_) => Self::invalid_grant(),
-            DomainError::Forbidden => Self::unauthorized_client(),
+            DomainError::Forbidden | DomainError::ProgrammaticAccessDenied => {
+                Self::unauthorized_client()
+            }
             other => IdpError::OAuth(other.into()),
         }
     }

@@ -46,6 +46,8 @@ fn field_code(kind: FieldErrorKind) -> &'static str {
         FieldErrorKind::InvalidExternalId => "1105",
         FieldErrorKind::PasswordUnchanged => "1108",
         FieldErrorKind::ExternalIdTaken => "1113",
+        FieldErrorKind::EmailTaken => "1110",
+        FieldErrorKind::PhoneTaken => "1111",
         FieldErrorKind::InvalidDescription => "1117",
         FieldErrorKind::WeakPassword => "1118",
         // Huawei's quota code of the OS-USER family; the message names the quota.
@@ -73,6 +75,7 @@ fn classify(e: &DomainError) -> (StatusCode, &'static str) {
             (StatusCode::UNAUTHORIZED, "IAM.0001")
         }
         DomainError::Forbidden => (StatusCode::FORBIDDEN, "IAM.0002"),
+        DomainError::ProgrammaticAccessDenied => (StatusCode::FORBIDDEN, "IAM.0081"),
         DomainError::TenantRule(rule) => match rule {
             TenantRule::NameTaken => (StatusCode::CONFLICT, "IAM.0005"),
             TenantRule::Locked => (StatusCode::FORBIDDEN, "IAM.0002"),

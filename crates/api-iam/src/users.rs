@@ -264,6 +264,7 @@ pub async fn create(
         default_project_id: None,
         iam: common.iam,
         extra: Default::default(),
+        iam_rules: true,
     };
     // IAM names an unknown account in the body as an invalid field, where Keystone says 404.
     let (user, domain) =
@@ -315,7 +316,7 @@ pub async fn update(
         default_project_id: None,
         domain_id: None,
         iam: common.iam,
-        refuse_same_password: true,
+        iam_rules: true,
         extra: Default::default(),
     };
     let (user, domain) = warden

@@ -39,7 +39,7 @@ fn status_of(e: &DomainError) -> StatusCode {
             StatusCode::CONFLICT
         }
         DomainError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        DomainError::Forbidden => StatusCode::FORBIDDEN,
+        DomainError::Forbidden | DomainError::ProgrammaticAccessDenied => StatusCode::FORBIDDEN,
         DomainError::TenantRule(rule) => match rule {
             TenantRule::NameTaken => StatusCode::CONFLICT,
             // Keystone refuses to delete an enabled domain with 403.

@@ -8,7 +8,9 @@
 //! does so "within up to 30 minutes"): no token is ever derived from a key here, and a deleted
 //! or deactivated key stops signing at once because every signed request looks its key up.
 
-use warden_domain::{AuthFailure, DomainError, FieldError, FieldErrorKind, Resource, User};
+use warden_domain::{
+    AccessMode, AuthFailure, DomainError, FieldError, FieldErrorKind, Resource, User,
+};
 use warden_store::{
     CredentialPatch, CredentialRecord, CredentialStatus, StoreError, MAX_CREDENTIALS_PER_USER,
 };
@@ -305,6 +307,12 @@ impl Warden {
         };
         if !user.enabled {
             return refused(SignatureError::Mismatch);
+        }
+        if user.iam.access_mode == AccessMode::Console {
+            // IAM `IAM.0081`: the signature is right, the user may not use keys.
+            return Err(SignedAuthError::Failed(
+                DomainError::ProgrammaticAccessDenied,
+            ));
         }
         self.principal_for_user(user, None)
             .await

@@ -434,6 +434,7 @@ impl Warden {
                         changed: true,
                         revoke: Some(UserTokenPurpose::Activation),
                         issue: None,
+                        claim: None,
                         audit,
                     })
                     .await
@@ -479,6 +480,7 @@ impl Warden {
                 changed,
                 revoke: Some(UserTokenPurpose::EmailChange),
                 issue: Some(&record),
+                claim: None,
                 audit,
             })
             .await

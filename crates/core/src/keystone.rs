@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use warden_domain::{
-    AuthFailure, DomainError, FieldErrorKind, Resource, Tenant, TenantId, User, UserId,
+    AuthFailure, DomainError, FieldErrorKind, Resource, Tenant, TenantId, Timestamp, User, UserId,
 };
 
 use crate::auth::Principal;
@@ -596,6 +596,9 @@ pub struct NewKeystoneUser {
     /// Attributes Warden has no field for: kept and shown as given (in a change, `null`
     /// removes one).
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The IAM face's rule: the e-mail address and phone must not be another user's of the
+    /// domain (`1110`, `1111`).
+    pub iam_rules: bool,
 }
 
 /// A change to a user through the keystone or iam face; `None` leaves a field as it is.
@@ -612,12 +615,42 @@ pub struct KeystoneUserPatch {
     pub domain_id: Option<String>,
     /// The iam face's further fields (phone, access mode, external identity, …).
     pub iam: crate::user_fields::IamUserFields,
-    /// Refuse a new password equal to the current one (the IAM face's `1108`; Keystone's
-    /// administrator reset allows it).
-    pub refuse_same_password: bool,
+    /// The IAM face's rules: a new password must differ from the current one (`1108`;
+    /// Keystone's administrator reset allows it), and a new e-mail address or phone must not
+    /// be another user's of the tenant (`1110`, `1111`; Keystone keeps no such rule).
+    pub iam_rules: bool,
     /// Attributes Warden has no field for: kept and shown as given (in a change, `null`
     /// removes one).
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A user of Keystone's or IAM's creation as stored: active from the start when it has a
+/// password, with no personal tenant.
+fn user_from_new(user: warden_domain::NewUser, has_password: bool, now: Timestamp) -> User {
+    User {
+        id: UserId::new_random(),
+        tenant_id: user.tenant_id,
+        login: user.login,
+        contact: user.contact,
+        language: user.language,
+        activated: has_password,
+        enabled: user.enabled,
+        terms_accepted: false,
+        mfa_status: "disabled".to_owned(),
+        notifications: user.notifications,
+        business_types: user.business_types,
+        external_id: None,
+        personal_tenant_id: None,
+        description: user.description,
+        default_project_id: user.default_project_id,
+        extra: user.extra,
+        iam: user.iam,
+        has_password,
+        tokens_not_before: Timestamp::EPOCH,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 impl Warden {
@@ -687,37 +720,25 @@ impl Warden {
         user.iam.pwd_status = fields.pwd_status.unwrap_or(password.is_some());
         user.iam.access_mode = fields.access_mode.unwrap_or_default();
         user.iam.external = fields.external.flatten();
-        let user = match password {
-            None => self.create_user(principal, user).await?,
-            Some(password) => {
-                let hash = self.hasher.hash(&password).await?;
-                let now = self.clock.now();
-                let user = User {
-                    id: UserId::new_random(),
-                    tenant_id: user.tenant_id,
-                    login: user.login,
-                    contact: user.contact,
-                    language: user.language,
-                    activated: true,
-                    enabled: user.enabled,
-                    terms_accepted: false,
-                    mfa_status: "disabled".to_owned(),
-                    notifications: user.notifications,
-                    business_types: user.business_types,
-                    external_id: None,
-                    personal_tenant_id: None,
-                    description: user.description,
-                    default_project_id: user.default_project_id,
-                    extra: user.extra,
-                    iam: user.iam,
-                    has_password: true,
-                    tokens_not_before: warden_domain::Timestamp::EPOCH,
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
+        let claim = new
+            .iam_rules
+            .then(|| crate::users::contact_claim(None, &user.contact))
+            .filter(|claim| !claim.is_empty());
+        let user = match (password, claim) {
+            (None, None) => self.create_user(principal, user).await?,
+            (password, claim) => {
+                let hash = match &password {
+                    Some(password) => Some(self.hasher.hash(password).await?),
+                    None => None,
                 };
+                let user = user_from_new(user, hash.is_some(), self.clock.now());
                 self.store
-                    .insert_user_with_password(&user, &hash, &self.audit_by(principal))
+                    .insert_directory_user(
+                        &user,
+                        hash.as_deref(),
+                        claim.as_ref(),
+                        &self.audit_by(principal),
+                    )
                     .await
                     .map_err(crate::store_error_for(Resource::User))?;
                 user
@@ -778,7 +799,7 @@ impl Warden {
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
-        if let Some(password) = password.as_ref().filter(|_| patch.refuse_same_password) {
+        if let Some(password) = password.as_ref().filter(|_| patch.iam_rules) {
             self.ensure_new_password(&current, password).await?;
         }
         if let Some(enabled) = patch.enabled {
@@ -802,11 +823,23 @@ impl Warden {
             next.tokens_not_before = self.clock.now();
         }
         let audit = self.audit_by(principal);
+        let claim = patch
+            .iam_rules
+            .then(|| crate::users::contact_claim(Some(&current.contact), &next.contact))
+            .filter(|claim| !claim.is_empty());
         let mut user = if next == current {
             current
         } else {
             self.store
-                .update_user_if_version(&next, current.version, &audit)
+                .update_user_with_tokens(&warden_store::UserWrite {
+                    next: &next,
+                    expected_version: current.version,
+                    changed: true,
+                    revoke: None,
+                    issue: None,
+                    claim: claim.as_ref(),
+                    audit: &audit,
+                })
                 .await
                 .map_err(crate::store_error_for(Resource::User))?
         };
@@ -814,7 +847,7 @@ impl Warden {
             let hash = self.hasher.hash(&password).await?;
             user = self
                 .store
-                .set_user_password(user.id, &hash, &audit)
+                .set_user_password(user.id, &hash, None, &audit)
                 .await
                 .map_err(crate::store_error_for(Resource::User))?;
         }

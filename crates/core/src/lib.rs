@@ -246,6 +246,12 @@ pub(crate) fn store_error_for(resource: Resource) -> impl Fn(StoreError) -> Doma
         StoreError::Conflict("xuser") => {
             DomainError::invalid("xuser_id", warden_domain::FieldErrorKind::ExternalIdTaken)
         }
+        StoreError::Conflict("email") => {
+            DomainError::invalid("email", warden_domain::FieldErrorKind::EmailTaken)
+        }
+        StoreError::Conflict("phone") => {
+            DomainError::invalid("phone", warden_domain::FieldErrorKind::PhoneTaken)
+        }
         other => store_error(other),
     }
 }

@@ -199,9 +199,18 @@ impl Warden {
                 return Ok(current);
             }
             let next = current.patched(&patch);
+            let claim = contact_claim(Some(&current.contact), &next.contact);
             match self
                 .store
-                .update_user_if_version(&next, current.version, &self.audit_by(principal))
+                .update_user_with_tokens(&warden_store::UserWrite {
+                    next: &next,
+                    expected_version: current.version,
+                    changed: true,
+                    revoke: None,
+                    issue: None,
+                    claim: Some(&claim).filter(|c| !c.is_empty()),
+                    audit: &self.audit_by(principal),
+                })
                 .await
             {
                 Err(warden_store::StoreError::VersionMismatch) => continue,
@@ -246,7 +255,7 @@ impl Warden {
                 .map_err(|e| DomainError::Invalid(vec![e]))?;
         let hash = self.hasher.hash(&password).await?;
         self.store
-            .set_user_password(current.id, &hash, &self.audit_by(principal))
+            .set_user_password(current.id, &hash, None, &self.audit_by(principal))
             .await
             .map_err(store_error_for(Resource::User))
     }
@@ -255,7 +264,7 @@ impl Warden {
     /// Keystone the current password is the proof, so no token is needed: it is checked — and
     /// throttled — like any login, and an unknown user fails as a wrong password does. The
     /// new password must satisfy the policy and differ from the current one. Every token the
-    /// user held stops working.
+    /// user held stops working, and IAM's `pwd_status` (must change the password) clears.
     pub async fn change_own_password(
         &self,
         raw_id: &str,
@@ -279,9 +288,31 @@ impl Warden {
             crate::request::current_request_id(),
             self.clock.now(),
         );
+        // The user chose it: IAM's "must change the password" (`pwd_status`) is satisfied.
         self.store
-            .set_user_password(current.id, &hash, &audit)
+            .set_user_password(current.id, &hash, Some(false), &audit)
             .await
             .map_err(store_error_for(Resource::User))
     }
+}
+
+/// The contact details a change through the IAM face claims for its user alone in the tenant
+/// (`1110`, `1111`): those it sets to something new, not those it keeps.
+pub(crate) fn contact_claim(
+    before: Option<&warden_domain::Contact>,
+    after: &warden_domain::Contact,
+) -> warden_store::ContactClaim {
+    let email = after
+        .email
+        .as_ref()
+        .filter(|new| {
+            before
+                .and_then(|b| b.email.as_ref())
+                .is_none_or(|old| !old.as_str().eq_ignore_ascii_case(new.as_str()))
+        })
+        .map(|e| e.as_str().to_owned());
+    let phone = Some((after.areacode.clone(), after.phone.clone()))
+        .filter(|(_, phone)| !phone.is_empty())
+        .filter(|(code, phone)| before.is_none_or(|b| b.areacode != *code || b.phone != *phone));
+    warden_store::ContactClaim { email, phone }
 }

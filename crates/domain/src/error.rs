@@ -79,6 +79,10 @@ pub enum FieldErrorKind {
     InvalidExternalId,
     /// Another user already has this external identity.
     ExternalIdTaken,
+    /// Another user of the tenant already has this e-mail address (IAM's rule).
+    EmailTaken,
+    /// Another user of the tenant already has this phone number (IAM's rule).
+    PhoneTaken,
     /// A new password equal to the current one.
     PasswordUnchanged,
     /// A user description that is too long or holds control characters.
@@ -113,7 +117,9 @@ impl FieldError {
                 "must be given together: xuser_type of 1 to 64 letters, digits, '_', '-' or '.', \
                  xuser_id of 1 to 128 characters without blanks or control characters"
             }
-            FieldErrorKind::ExternalIdTaken => "is already used by another user",
+            FieldErrorKind::ExternalIdTaken
+            | FieldErrorKind::EmailTaken
+            | FieldErrorKind::PhoneTaken => "is already used by another user",
             FieldErrorKind::PasswordUnchanged => "must differ from the current password",
             FieldErrorKind::InvalidDescription => {
                 "must be at most 255 characters without control characters"
@@ -162,6 +168,10 @@ pub enum DomainError {
     Unauthenticated(AuthFailure),
     #[error("access denied")]
     Forbidden,
+    /// The user's access mode (IAM `access_mode` `console`) does not allow access with an
+    /// access key.
+    #[error("programmatic access is not allowed")]
+    ProgrammaticAccessDenied,
     /// A rule of the tenant tree is broken (name taken, parent disabled, locked…); nothing
     /// was changed.
     #[error("tenant rule broken: {0:?}")]
@@ -213,6 +223,9 @@ impl DomainError {
             }
             DomainError::Forbidden => {
                 "You are not authorized to perform the requested action.".to_owned()
+            }
+            DomainError::ProgrammaticAccessDenied => {
+                "The user may access the console only, not programmatically.".to_owned()
             }
             DomainError::TenantRule(rule) => rule.message().to_owned(),
             DomainError::CatalogRule(rule) => rule.message().to_owned(),

@@ -8,8 +8,8 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 use warden_domain::{Email, Timestamp, User, UserId};
 use warden_store::{
-    Audit, Change, DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose,
-    UserWrite,
+    Audit, Change, ContactClaim, DirectoryStore, StoreError, UserListQuery, UserToken,
+    UserTokenPurpose, UserWrite,
 };
 
 use crate::audit::record;
@@ -124,6 +124,59 @@ where
         .map_err(map_err)
 }
 
+/// Arbitrary first key of the transaction-scoped advisory locks that serialise contact claims
+/// per tenant (the second key is a hash of the tenant's id).
+const CONTACT_CLAIM_LOCK: i32 = 0x5741_5244;
+
+/// Refuses `claim` when another user of `user`'s tenant holds one of its details. Claims in one
+/// tenant take turns on an advisory lock held to the end of the transaction, so the check and
+/// the write that follows it are one step for every other claimer.
+pub(crate) async fn check_contact_claim(
+    tx: &mut sqlx::PgConnection,
+    user: &User,
+    claim: &ContactClaim,
+) -> Result<(), StoreError> {
+    if claim.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(CONTACT_CLAIM_LOCK)
+        .bind(user.tenant_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    if let Some(email) = &claim.email {
+        let taken = sqlx::query(
+            "SELECT 1 FROM users WHERE lower(email) = lower($1) AND tenant_id = $2 AND id <> $3 LIMIT 1",
+        )
+        .bind(email)
+        .bind(user.tenant_id.uuid())
+        .bind(user.id.uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict("email"));
+        }
+    }
+    if let Some((areacode, phone)) = &claim.phone {
+        let taken = sqlx::query(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND areacode = $2 AND phone = $3 AND id <> $4 LIMIT 1",
+        )
+        .bind(user.tenant_id.uuid())
+        .bind(areacode)
+        .bind(phone)
+        .bind(user.id.uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict("phone"));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl DirectoryStore for PostgresStore {
     async fn list_users(&self, query: &UserListQuery) -> Result<Vec<User>, StoreError> {
@@ -179,6 +232,9 @@ impl DirectoryStore for PostgresStore {
     async fn update_user_with_tokens(&self, write: &UserWrite<'_>) -> Result<User, StoreError> {
         let id = write.next.id.uuid();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        if let Some(claim) = write.claim.filter(|_| write.changed) {
+            check_contact_claim(&mut tx, write.next, claim).await?;
+        }
         let row = if write.changed {
             update_user_on(&mut *tx, write.next, write.expected_version, write.audit.at).await?
         } else {

@@ -26,8 +26,8 @@ use sqlx::types::Json;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
 use warden_store::{
-    Audit, BootstrapPlan, Change, DirectoryStore as _, LoginFailures, ObjectType, SigningKeyRecord,
-    Store, StoreError, UserCredentials, UserWrite,
+    Audit, BootstrapPlan, Change, ContactClaim, DirectoryStore as _, LoginFailures, ObjectType,
+    SigningKeyRecord, Store, StoreError, UserCredentials, UserWrite,
 };
 
 use rows::{
@@ -402,14 +402,18 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn insert_user_with_password(
+    async fn insert_directory_user(
         &self,
         user: &User,
-        password_hash: &str,
+        password_hash: Option<&str>,
+        claim: Option<&ContactClaim>,
         audit: &Audit,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        insert_user_on(&mut *tx, user, Some(password_hash)).await?;
+        if let Some(claim) = claim {
+            directory::check_contact_claim(&mut tx, user, claim).await?;
+        }
+        insert_user_on(&mut *tx, user, password_hash).await?;
         audit::record(&mut tx, audit, Change::created_user(user)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
@@ -461,6 +465,7 @@ impl Store for PostgresStore {
             changed: true,
             revoke: None,
             issue: None,
+            claim: None,
             audit,
         })
         .await
@@ -470,17 +475,20 @@ impl Store for PostgresStore {
         &self,
         id: UserId,
         password_hash: &str,
+        must_change: Option<bool>,
         audit: &Audit,
     ) -> Result<User, StoreError> {
         let sql = format!(
             "UPDATE users SET password_hash = $1, activated = TRUE, login_failures = 0, tokens_not_before = $2, \
-             version = version + 1, updated_at = $2 WHERE id = $3 RETURNING {USER_COLUMNS}"
+             pwd_status = coalesce($4, pwd_status), version = version + 1, updated_at = $2 \
+             WHERE id = $3 RETURNING {USER_COLUMNS}"
         );
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let row = sqlx::query(&sql)
             .bind(password_hash)
             .bind(audit.at.micros())
             .bind(id.uuid())
+            .bind(must_change)
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?

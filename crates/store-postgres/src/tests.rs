@@ -686,7 +686,7 @@ async fn setting_a_password_activates_and_bumps_the_version_and_rehash_needs_the
     store.insert_user(&user, &sys()).await.unwrap();
     let later = Timestamp::from_micros(now().micros() + 5);
     let stored = store
-        .set_user_password(user.id, "hash-1", &sys_at(later))
+        .set_user_password(user.id, "hash-1", None, &sys_at(later))
         .await
         .unwrap();
     assert!(stored.activated);
@@ -696,7 +696,7 @@ async fn setting_a_password_activates_and_bumps_the_version_and_rehash_needs_the
     assert_eq!(stored.updated_at, later);
     assert!(matches!(
         store
-            .set_user_password(UserId::new_random(), "hash", &sys_at(later))
+            .set_user_password(UserId::new_random(), "hash", None, &sys_at(later))
             .await,
         Err(StoreError::NotFound)
     ));

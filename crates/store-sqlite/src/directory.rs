@@ -6,8 +6,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use warden_domain::{Email, Timestamp, User, UserId};
 use warden_store::{
-    Audit, Change, DirectoryStore, StoreError, UserListQuery, UserToken, UserTokenPurpose,
-    UserWrite,
+    Audit, Change, ContactClaim, DirectoryStore, StoreError, UserListQuery, UserToken,
+    UserTokenPurpose, UserWrite,
 };
 
 use crate::audit::record;
@@ -63,6 +63,45 @@ where
         .execute(executor)
         .await
         .map_err(map_err)?;
+    Ok(())
+}
+
+/// Refuses `claim` when another user of `user`'s tenant holds one of its details. Run on the
+/// single writer's transaction, so no other write comes between the check and the write.
+pub(crate) async fn check_contact_claim(
+    tx: &mut sqlx::SqliteConnection,
+    user: &User,
+    claim: &ContactClaim,
+) -> Result<(), StoreError> {
+    if let Some(email) = &claim.email {
+        let taken = sqlx::query(
+            "SELECT 1 FROM users WHERE lower(email) = lower(?) AND tenant_id = ? AND id <> ? LIMIT 1",
+        )
+        .bind(email)
+        .bind(user.tenant_id.to_string())
+        .bind(user.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict("email"));
+        }
+    }
+    if let Some((areacode, phone)) = &claim.phone {
+        let taken = sqlx::query(
+            "SELECT 1 FROM users WHERE tenant_id = ? AND areacode = ? AND phone = ? AND id <> ? LIMIT 1",
+        )
+        .bind(user.tenant_id.to_string())
+        .bind(areacode)
+        .bind(phone)
+        .bind(user.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict("phone"));
+        }
+    }
     Ok(())
 }
 
@@ -180,6 +219,9 @@ impl DirectoryStore for SqliteStore {
     async fn update_user_with_tokens(&self, write: &UserWrite<'_>) -> Result<User, StoreError> {
         let id = write.next.id;
         let mut tx = self.writer.begin().await.map_err(map_err)?;
+        if let Some(claim) = write.claim.filter(|_| write.changed) {
+            check_contact_claim(&mut tx, write.next, claim).await?;
+        }
         let row = if write.changed {
             update_user_on(&mut *tx, write.next, write.expected_version, write.audit.at).await?
         } else {

@@ -79,7 +79,29 @@ pub struct UserWrite<'a> {
     pub revoke: Option<UserTokenPurpose>,
     /// A token stored after the revocation.
     pub issue: Option<&'a UserToken>,
+    /// Contact details `next` must hold alone in its tenant.
+    pub claim: Option<&'a ContactClaim>,
     pub audit: &'a Audit,
+}
+
+/// Contact details a write claims for its user alone among the users of the user's tenant
+/// (IAM's "e-mail address already used", `1110`, and "mobile number already used", `1111`).
+/// The store refuses the write with `Conflict("email")` or `Conflict("phone")` when another
+/// user of the tenant holds one of them, checking in the write's own transaction so that two
+/// concurrent writers cannot both claim one. Only the details a write sets are claimed: a
+/// duplicate made earlier (through a face without the rule) does not block other changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactClaim {
+    /// An e-mail address, compared case-insensitively.
+    pub email: Option<String>,
+    /// A phone number as `(areacode, phone)`.
+    pub phone: Option<(String, String)>,
+}
+
+impl ContactClaim {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none()
+    }
 }
 
 #[async_trait]

@@ -23,7 +23,9 @@ pub use clients::{ClientSecrets, ClientStore, RefreshRedemption, RefreshTokenRec
 pub use credentials::{
     CredentialPatch, CredentialRecord, CredentialStatus, CredentialStore, MAX_CREDENTIALS_PER_USER,
 };
-pub use directory::{DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite};
+pub use directory::{
+    ContactClaim, DirectoryStore, UserListQuery, UserToken, UserTokenPurpose, UserWrite,
+};
 pub use keystone::{KeystoneStore, PolicyQuery};
 pub use keystone_extras::{
     EndpointGroupRecord, KeystoneExtrasStore, KeystonePolicyRecord, OauthConsumerRecord,
@@ -163,11 +165,13 @@ pub trait Store:
 
     /// Inserts a user; `Conflict("login")` when the login is taken.
     async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError>;
-    /// Inserts a user who has a password from the start (Keystone and IAM user creation).
-    async fn insert_user_with_password(
+    /// Inserts a user of Keystone's or IAM's creation: with a password from the start when
+    /// one is given, and refused as `ContactClaim` says when `claim` is given.
+    async fn insert_directory_user(
         &self,
         user: &User,
-        password_hash: &str,
+        password_hash: Option<&str>,
+        claim: Option<&ContactClaim>,
         audit: &Audit,
     ) -> Result<(), StoreError>;
     async fn get_user(&self, id: UserId) -> Result<User, StoreError>;
@@ -191,11 +195,13 @@ pub trait Store:
     ) -> Result<User, StoreError>;
 
     /// Sets a password hash, activates the user, revokes tokens issued before `audit.at` and
-    /// increments the version. Returns the stored result.
+    /// increments the version; `must_change`, when given, becomes IAM's `pwd_status`. Returns
+    /// the stored result.
     async fn set_user_password(
         &self,
         id: UserId,
         password_hash: &str,
+        must_change: Option<bool>,
         audit: &Audit,
     ) -> Result<User, StoreError>;
 

@@ -75,6 +75,27 @@ async fn created_id(r: Response) -> String {
         .to_owned()
 }
 
+/// A new access key of the user: `(access, secret)`.
+async fn access_key(app: &TestApp, token: &str, user_id: &str) -> (String, String) {
+    let r = send(
+        app,
+        Method::POST,
+        "/v3.0/OS-CREDENTIAL/credentials",
+        Some(token),
+        Some(json!({"credential": {"user_id": user_id}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let key: Value = r.json().await.unwrap();
+    let field = |name: &str| key["credential"][name].as_str().unwrap().to_owned();
+    (field("access"), field("secret"))
+}
+
+/// Creates a user and returns its id.
+async fn create_ok(app: &TestApp, token: &str, user: Value) -> String {
+    created_id(create(app, token, user).await).await
+}
+
 /// The users named so, through `/v3/users?name=`.
 async fn users_named(app: &TestApp, token: &str, name: &str) -> Vec<Value> {
     let path = format!("/v3/users?name={name}");
@@ -476,20 +497,7 @@ async fn requests_signed_with_an_access_key_create_and_change_users() {
     let app = TestApp::spawn().await;
     let (token, domain) = admin(&app).await;
     let admin_id = hex_id_of(&app, &token, ADMIN_LOGIN).await;
-    let r = send(
-        &app,
-        Method::POST,
-        "/v3.0/OS-CREDENTIAL/credentials",
-        Some(&token),
-        Some(json!({"credential": {"user_id": admin_id}})),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let key: Value = r.json().await.unwrap();
-    let (ak, sk) = (
-        key["credential"]["access"].as_str().unwrap(),
-        key["credential"]["secret"].as_str().unwrap(),
-    );
+    let (ak, sk) = &access_key(&app, &token, &admin_id).await;
     let body = json!({"user": {"name": "iam_signed", "domain_id": domain,
                                "xuser_type": "t", "xuser_id": "signed"}})
     .to_string();
@@ -543,13 +551,10 @@ async fn requests_signed_with_an_access_key_create_and_change_users() {
 async fn the_keystone_face_answers_the_same_refusals_in_its_own_body() {
     let app = TestApp::spawn().await;
     let (token, domain) = admin(&app).await;
-    let id = created_id(
-        create(
-            &app,
-            &token,
-            json!({"name": "iam_uma", "domain_id": domain, "password": USER_PASSWORD}),
-        )
-        .await,
+    let id = create_ok(
+        &app,
+        &token,
+        json!({"name": "iam_uma", "domain_id": domain, "password": USER_PASSWORD}),
     )
     .await;
     let r = send(
@@ -595,4 +600,241 @@ async fn the_keystone_face_answers_the_same_refusals_in_its_own_body() {
     let shown = show(&app, &token, &vera).await;
     assert_eq!(shown["access_mode"], "default");
     assert_eq!(shown["pwd_status"], true);
+}
+
+/// IAM keeps an e-mail address and a phone to one user of an account: setting another user's
+/// through any IAM route is `1110`/`1111` and changes nothing; keeping one's own is fine, and
+/// Keystone's `PATCH`, which has no such rule, still may.
+#[tokio::test]
+async fn an_address_or_phone_of_another_user_is_refused_with_1110_and_1111() {
+    let app = TestApp::spawn().await;
+    let (token, domain) = admin(&app).await;
+    let first = create_ok(
+        &app,
+        &token,
+        json!({"name": "iam_first", "domain_id": domain, "email": "Taken@Example.com",
+                   "areacode": "0086", "phone": "123456789"}),
+    )
+    .await;
+    let cases = [
+        (json!({"email": "taken@example.COM"}), "1110"),
+        (json!({"areacode": "0086", "phone": "123456789"}), "1111"),
+    ];
+    for (fields, code) in &cases {
+        let mut user = json!({"name": "iam_second", "domain_id": domain});
+        for (k, v) in fields.as_object().unwrap() {
+            user[k] = v.clone();
+        }
+        let r = create(&app, &token, user).await;
+        assert_eq!(
+            iam_error(r, StatusCode::BAD_REQUEST).await,
+            *code,
+            "{fields}"
+        );
+    }
+    assert!(users_named(&app, &token, "iam_second").await.is_empty());
+    // The same number under another area code is another phone.
+    let second = create_ok(
+        &app,
+        &token,
+        json!({"name": "iam_second", "domain_id": domain, "email": "second@example.com",
+                   "areacode": "0049", "phone": "123456789"}),
+    )
+    .await;
+    let before = show(&app, &token, &second).await;
+    for (fields, code) in &cases {
+        let r = send(
+            &app,
+            Method::PUT,
+            &format!("{USERS}/{second}"),
+            Some(&token),
+            Some(json!({ "user": fields })),
+        )
+        .await;
+        assert_eq!(
+            iam_error(r, StatusCode::BAD_REQUEST).await,
+            *code,
+            "{fields}"
+        );
+    }
+    let mut after = show(&app, &token, &second).await;
+    after["update_time"] = before["update_time"].clone();
+    assert_eq!(after, before);
+    // A user keeps their own address and phone through a change of something else.
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("{USERS}/{first}"),
+        Some(&token),
+        Some(
+            json!({"user": {"email": "TAKEN@example.com", "areacode": "0086",
+                    "phone": "123456789", "description": "kept"}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The self-service route keeps the rule too.
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("{USERS}/{second}"),
+        Some(&token),
+        Some(json!({"user": {"password": "Second-Pa55word!"}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let own = app.keystone_token("iam_second", "Second-Pa55word!").await;
+    let info = format!("{USERS}/{second}/info");
+    for (body, code) in [
+        (json!({"user": {"email": "taken@example.com"}}), "1110"),
+        (json!({"user": {"mobile": "0086-123456789"}}), "1111"),
+    ] {
+        let r = send(&app, Method::PUT, &info, Some(&own), Some(body.clone())).await;
+        assert_eq!(iam_error(r, StatusCode::BAD_REQUEST).await, code, "{body}");
+    }
+    let r = send(
+        &app,
+        Method::PUT,
+        &info,
+        Some(&own),
+        Some(json!({"user": {"email": "second@example.com", "mobile": "0049-123456789"}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        show(&app, &token, &second).await["email"],
+        "second@example.com"
+    );
+    // Keystone keeps no such rule.
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/v3/users/{second}"),
+        Some(&token),
+        Some(json!({"user": {"email": "taken@example.com"}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Two users claiming one address at once: the check and the write are one step, so exactly
+/// one of them gets it.
+#[tokio::test]
+async fn concurrent_claims_of_one_address_leave_it_with_one_user() {
+    let app = TestApp::spawn().await;
+    let (token, domain) = admin(&app).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let r = create(
+            &app,
+            &token,
+            json!({"name": format!("iam_racer{i}"), "domain_id": domain}),
+        )
+        .await;
+        ids.push(created_id(r).await);
+    }
+    let paths: Vec<String> = ids.iter().map(|id| format!("{USERS}/{id}")).collect();
+    let claims = paths.iter().map(|path| {
+        send(
+            &app,
+            Method::PUT,
+            path,
+            Some(&token),
+            Some(json!({"user": {"email": "contested@example.com"}})),
+        )
+    });
+    let answers = futures::future::join_all(claims).await;
+    let mut won = 0;
+    for r in answers {
+        if r.status() == StatusCode::OK {
+            won += 1;
+        } else {
+            assert_eq!(iam_error(r, StatusCode::BAD_REQUEST).await, "1110");
+        }
+    }
+    assert_eq!(won, 1);
+    let mut holders = 0;
+    for id in &ids {
+        if show(&app, &token, id).await["email"] == "contested@example.com" {
+            holders += 1;
+        }
+    }
+    assert_eq!(holders, 1);
+}
+
+/// `access_mode: console` keeps a user from using access keys: a rightly signed request is
+/// 403 `IAM.0081` (Keystone's 403 on `/v3`) and does nothing; back to `default`, the same key
+/// works.
+#[tokio::test]
+async fn a_console_only_user_cannot_use_an_access_key() {
+    let app = TestApp::spawn().await;
+    let (token, domain) = admin(&app).await;
+    let id = create_ok(
+        &app,
+        &token,
+        json!({"name": "iam_console", "domain_id": domain, "access_mode": "console"}),
+    )
+    .await;
+    let (ak, sk) = &access_key(&app, &token, &id).await;
+    let path = format!("{USERS}/{id}/info");
+    let body = json!({"user": {"email": "console@example.com"}}).to_string();
+    let headers = app.sdk_headers(true);
+    let put_info = || app.send_signed(ak, sk, "PUT", &path, &headers, body.as_bytes());
+    assert_eq!(
+        iam_error(put_info().await, StatusCode::FORBIDDEN).await,
+        "IAM.0081"
+    );
+    let r = app
+        .send_signed(
+            ak,
+            sk,
+            "GET",
+            &format!("/v3/users/{id}"),
+            &app.sdk_headers(false),
+            b"",
+        )
+        .await;
+    keystone_error(r, StatusCode::FORBIDDEN).await;
+    assert_eq!(show(&app, &token, &id).await["email"], "");
+    let r = send(
+        &app,
+        Method::PUT,
+        &format!("{USERS}/{id}"),
+        Some(&token),
+        Some(json!({"user": {"access_mode": "default"}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(put_info().await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        show(&app, &token, &id).await["email"],
+        "console@example.com"
+    );
+}
+
+/// `pwd_status` (the password must be changed) holds for a password an administrator set and
+/// clears when the user changes it themself.
+#[tokio::test]
+async fn pwd_status_clears_when_the_user_changes_their_password() {
+    let app = TestApp::spawn().await;
+    let (token, domain) = admin(&app).await;
+    let id = create_ok(
+        &app,
+        &token,
+        json!({"name": "iam_fresh", "domain_id": domain, "password": "Initial-Pa55word!"}),
+    )
+    .await;
+    assert_eq!(show(&app, &token, &id).await["pwd_status"], true);
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/v3/users/{id}/password"),
+        None,
+        Some(json!({"user": {"original_password": "Initial-Pa55word!",
+                             "password": "Chosen-Pa55word!"}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(show(&app, &token, &id).await["pwd_status"], false);
+    app.keystone_token("iam_fresh", "Chosen-Pa55word!").await;
 }
