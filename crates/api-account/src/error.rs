@@ -55,7 +55,8 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
             | Resource::ApplicationCredential
             | Resource::Policy
             | Resource::Consumer
-            | Resource::EndpointGroup,
+            | Resource::EndpointGroup
+            | Resource::DomainConfig,
         ) => (StatusCode::NOT_FOUND, 404),
         DomainError::VersionMismatch => (StatusCode::CONFLICT, 1001),
         DomainError::LoginTaken | DomainError::Conflict(_) => (StatusCode::CONFLICT, 409),
@@ -75,7 +76,9 @@ fn classify(e: &DomainError) -> (StatusCode, u32) {
         },
         DomainError::CatalogRule(rule) => match rule {
             CatalogRule::IdTaken => (StatusCode::CONFLICT, 409),
-            CatalogRule::RegionHasEndpoints => (StatusCode::FORBIDDEN, 403),
+            CatalogRule::RegionHasEndpoints | CatalogRule::UnsupportedDomainConfig => {
+                (StatusCode::FORBIDDEN, 403)
+            }
             CatalogRule::RegionCycle => (StatusCode::BAD_REQUEST, 400),
         },
         DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, 429),

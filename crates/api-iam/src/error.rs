@@ -87,7 +87,9 @@ fn classify(e: &DomainError) -> (StatusCode, &'static str) {
         },
         DomainError::CatalogRule(rule) => match rule {
             CatalogRule::IdTaken => (StatusCode::CONFLICT, "IAM.0005"),
-            CatalogRule::RegionHasEndpoints => (StatusCode::FORBIDDEN, "IAM.0002"),
+            CatalogRule::RegionHasEndpoints | CatalogRule::UnsupportedDomainConfig => {
+                (StatusCode::FORBIDDEN, "IAM.0002")
+            }
             CatalogRule::RegionCycle => (StatusCode::BAD_REQUEST, "IAM.0007"),
         },
         DomainError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "IAM.0012"),

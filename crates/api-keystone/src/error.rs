@@ -52,7 +52,10 @@ fn status_of(e: &DomainError) -> StatusCode {
         // Keystone: `Conflict` 409, `RegionDeletionError` 403, `CircularRegionHierarchyError` 400.
         DomainError::CatalogRule(rule) => match rule {
             CatalogRule::IdTaken => StatusCode::CONFLICT,
-            CatalogRule::RegionHasEndpoints => StatusCode::FORBIDDEN,
+            // Keystone's `InvalidDomainConfig` is a 403.
+            CatalogRule::RegionHasEndpoints | CatalogRule::UnsupportedDomainConfig => {
+                StatusCode::FORBIDDEN
+            }
             CatalogRule::RegionCycle => StatusCode::BAD_REQUEST,
         },
         DomainError::Overloaded => StatusCode::TOO_MANY_REQUESTS,

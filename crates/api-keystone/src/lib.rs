@@ -6,6 +6,7 @@ mod auth_scopes;
 mod catalog;
 mod common;
 mod credentials;
+mod domain_config;
 mod error;
 mod fields;
 mod groups;
@@ -109,6 +110,7 @@ pub fn router(warden: Arc<Warden>) -> Router<Arc<Warden>> {
         .route("/role_assignments", get(roles::assignments))
         .merge(catalog::routes())
         .merge(credentials::routes())
+        .merge(domain_config::routes())
         .merge(app_credentials::routes())
         .merge(keystone_extras::routes());
     roles::grant_routes(router)

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod clock;
 pub mod credentials;
 pub mod directory;
+pub mod domain_config;
 pub mod groups;
 pub mod keys;
 pub mod keystone;

@@ -1,7 +1,7 @@
 //! Rules of the Keystone service catalog (regions, services, endpoints) and of Keystone
 //! credentials, where Keystone answers with statuses of their own.
 
-/// A catalog rule a request broke; nothing was changed.
+/// A rule of the catalog (or of a domain's configuration) a request broke; nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CatalogRule {
     /// An object with this id exists already: a region created with a chosen id, or an EC2
@@ -11,6 +11,9 @@ pub enum CatalogRule {
     RegionHasEndpoints,
     /// Making a region its own ancestor.
     RegionCycle,
+    /// A domain configuration naming a group or option Keystone does not allow to be set per
+    /// domain, or setting none.
+    UnsupportedDomainConfig,
 }
 
 impl CatalogRule {
@@ -22,6 +25,10 @@ impl CatalogRule {
             }
             CatalogRule::RegionCycle => {
                 "A region cannot be its own ancestor: the parent region would create a cycle."
+            }
+            CatalogRule::UnsupportedDomainConfig => {
+                "Invalid domain specific configuration: only options of the identity and ldap \
+                 groups may be set per domain, each group an object of at least one option."
             }
         }
     }

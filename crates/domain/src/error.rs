@@ -29,6 +29,8 @@ pub enum Resource {
     Policy,
     Consumer,
     EndpointGroup,
+    /// A domain's configuration, one of its groups or one of its options.
+    DomainConfig,
 }
 
 impl Resource {
@@ -50,6 +52,7 @@ impl Resource {
             Resource::Policy => "policy",
             Resource::Consumer => "consumer",
             Resource::EndpointGroup => "endpoint group",
+            Resource::DomainConfig => "domain configuration",
         }
     }
 }

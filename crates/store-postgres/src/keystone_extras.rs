@@ -6,11 +6,13 @@ use serde_json::{Map, Value};
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
+use warden_domain::TenantId;
 use warden_store::{
-    Audit, EndpointGroupRecord, KeystoneExtrasStore, KeystonePolicyRecord, OauthConsumerRecord,
-    ObjectType, StoreError,
+    Audit, Change, DomainConfigRecord, EndpointGroupRecord, KeystoneExtrasStore,
+    KeystonePolicyRecord, OauthConsumerRecord, ObjectType, StoreError,
 };
 
+use crate::audit::record;
 use crate::{map_err, PostgresStore};
 
 fn json_of(row: &PgRow, column: &str) -> Result<Map<String, Value>, StoreError> {
@@ -237,5 +239,105 @@ impl KeystoneExtrasStore for PostgresStore {
     async fn delete_endpoint_group(&self, id: &str, audit: &Audit) -> Result<(), StoreError> {
         self.delete_row("endpoint_groups", ObjectType::EndpointGroup, id, audit)
             .await
+    }
+
+    async fn get_domain_config(
+        &self,
+        domain_id: TenantId,
+    ) -> Result<Option<DomainConfigRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM domain_configs WHERE domain_id = $1")
+            .bind(domain_id.uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|row| {
+            Ok(DomainConfigRecord {
+                domain_id,
+                config: json_of(&row, "config")?,
+                sealed_sensitive: row.try_get("sensitive").map_err(map_err)?,
+                version: row.try_get("version").map_err(map_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_domain_config(
+        &self,
+        config: &DomainConfigRecord,
+        expected_version: Option<i64>,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let id = config.domain_id.uuid();
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = match expected_version {
+            None => sqlx::query(
+                "INSERT INTO domain_configs (domain_id, config, sensitive, version) \
+                 VALUES ($1,$2,$3,$4) ON CONFLICT (domain_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(Json(&config.config))
+            .bind(&config.sealed_sensitive)
+            .bind(config.version),
+            Some(expected) => sqlx::query(
+                "UPDATE domain_configs SET config = $2, sensitive = $3, version = $4 \
+                 WHERE domain_id = $1 AND version = $5",
+            )
+            .bind(id)
+            .bind(Json(&config.config))
+            .bind(&config.sealed_sensitive)
+            .bind(config.version)
+            .bind(expected),
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::VersionMismatch);
+        }
+        let action = if expected_version.is_some() {
+            "update"
+        } else {
+            "create"
+        };
+        let change = Change::new(
+            ObjectType::DomainConfig,
+            config.domain_id,
+            config.domain_id,
+            action,
+        )
+        .versions(expected_version, Some(config.version));
+        record(&mut tx, audit, change).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn delete_domain_config(
+        &self,
+        domain_id: TenantId,
+        expected_version: i64,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM domain_configs WHERE domain_id = $1 AND version = $2")
+            .bind(domain_id.uuid())
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM domain_configs WHERE domain_id = $1")
+                .bind(domain_id.uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            return Err(if exists.is_some() {
+                StoreError::VersionMismatch
+            } else {
+                StoreError::NotFound
+            });
+        }
+        let change = Change::new(ObjectType::DomainConfig, domain_id, domain_id, "delete")
+            .versions(Some(expected_version), None);
+        record(&mut tx, audit, change).await?;
+        tx.commit().await.map_err(map_err)
     }
 }

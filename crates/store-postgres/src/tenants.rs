@@ -371,8 +371,8 @@ impl TenantStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        // A domain's groups (their memberships cascade) and roles go with it.
-        for table in ["groups", "roles"] {
+        // A domain's groups (their memberships cascade), roles and configuration go with it.
+        for table in ["groups", "roles", "domain_configs"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE domain_id IN ({SUBTREE_IDS})"
             ))

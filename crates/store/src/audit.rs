@@ -91,6 +91,8 @@ pub enum ObjectType {
     KeystonePolicy,
     OauthConsumer,
     EndpointGroup,
+    /// A domain's configuration (`/v3/domains/{id}/config`), recorded in the domain.
+    DomainConfig,
 }
 
 impl ObjectType {
@@ -111,6 +113,7 @@ impl ObjectType {
             ObjectType::KeystonePolicy => "keystone_policy",
             ObjectType::OauthConsumer => "oauth_consumer",
             ObjectType::EndpointGroup => "endpoint_group",
+            ObjectType::DomainConfig => "domain_config",
         }
     }
 }

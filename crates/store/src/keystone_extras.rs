@@ -7,6 +7,8 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use warden_domain::TenantId;
+
 use crate::{Audit, Extra, StoreError};
 
 /// A Keystone policy: an opaque `blob` of some `type`, as a client stored it.
@@ -38,6 +40,17 @@ pub struct EndpointGroupRecord {
     pub description: Option<String>,
     pub filters: Map<String, Value>,
     pub extra: Extra,
+}
+
+/// A domain's configuration: its options of the `identity` and `ldap` groups as a JSON object
+/// of groups, and the sensitive options apart, sealed by the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainConfigRecord {
+    pub domain_id: TenantId,
+    pub config: Map<String, Value>,
+    pub sealed_sensitive: Option<Vec<u8>>,
+    /// 1 when created, incremented by every change.
+    pub version: i64,
 }
 
 #[async_trait]
@@ -97,4 +110,26 @@ pub trait KeystoneExtrasStore: Send + Sync {
         audit: &Audit,
     ) -> Result<(), StoreError>;
     async fn delete_endpoint_group(&self, id: &str, audit: &Audit) -> Result<(), StoreError>;
+
+    async fn get_domain_config(
+        &self,
+        domain_id: TenantId,
+    ) -> Result<Option<DomainConfigRecord>, StoreError>;
+    /// Writes `config` (with `config.version`) if the stored version is still
+    /// `expected_version`, `None` meaning that no configuration is stored; `VersionMismatch`
+    /// otherwise, `NotFound` when the domain is gone.
+    async fn put_domain_config(
+        &self,
+        config: &DomainConfigRecord,
+        expected_version: Option<i64>,
+        audit: &Audit,
+    ) -> Result<(), StoreError>;
+    /// Deletes the configuration if its version is still `expected_version`;
+    /// `VersionMismatch` otherwise, `NotFound` when there is none.
+    async fn delete_domain_config(
+        &self,
+        domain_id: TenantId,
+        expected_version: i64,
+        audit: &Audit,
+    ) -> Result<(), StoreError>;
 }

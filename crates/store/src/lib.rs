@@ -28,7 +28,8 @@ pub use directory::{
 };
 pub use keystone::{KeystoneStore, PolicyQuery};
 pub use keystone_extras::{
-    EndpointGroupRecord, KeystoneExtrasStore, KeystonePolicyRecord, OauthConsumerRecord,
+    DomainConfigRecord, EndpointGroupRecord, KeystoneExtrasStore, KeystonePolicyRecord,
+    OauthConsumerRecord,
 };
 pub use policies::{PolicyStore, SearchHit, SearchObject};
 pub use tenants::TenantStore;

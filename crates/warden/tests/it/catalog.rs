@@ -2,38 +2,11 @@
 //! tokens carry, and Keystone credentials (`/v3/credentials`): every route, its filters, its
 //! refusals with nothing changed, and what first start creates.
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use warden_core::secrets::sha256_hex;
 
 use crate::helpers::*;
-
-/// A Keystone request with an optional token and JSON body.
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Response {
-    let mut request = app.http.request(method, app.at(path));
-    if let Some(token) = token {
-        request = request.header("x-auth-token", token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
-async fn ok_json(r: Response, status: StatusCode) -> Value {
-    assert_eq!(r.status(), status);
-    r.json().await.unwrap()
-}
-
-async fn admin(app: &TestApp) -> String {
-    app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await
-}
 
 async fn get(app: &TestApp, path: &str, token: &str) -> Value {
     ok_json(
@@ -125,7 +98,7 @@ fn service_of<'a>(catalog: &'a Value, service_type: &str) -> Option<&'a Value> {
 #[tokio::test]
 async fn first_start_creates_region_one_and_the_identity_endpoints_at_the_servers_url() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let regions = get(&app, "/v3/regions", &token).await;
     assert_eq!(ids(&regions, "regions"), ["RegionOne"]);
     assert_eq!(regions["regions"][0]["parent_region_id"], Value::Null);
@@ -181,7 +154,7 @@ async fn first_start_creates_region_one_and_the_identity_endpoints_at_the_server
 #[tokio::test]
 async fn every_start_restores_the_identity_catalog_and_points_it_at_the_new_port() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     // As a database bootstrapped before the catalog existed: no identity service.
     let services = get(&app, "/v3/services?type=identity", &token).await;
     let id = services["services"][0]["id"].as_str().unwrap().to_owned();
@@ -211,7 +184,7 @@ async fn every_start_restores_the_identity_catalog_and_points_it_at_the_new_port
     // A start over a complete catalog changes nothing but the URL.
     let (dir, settings) = app.stop().await;
     let app = TestApp::start(dir, client_id, settings).await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     assert_eq!(
         get(&app, "/v3/services?type=identity", &token).await["services"]
             .as_array()
@@ -235,7 +208,7 @@ async fn every_start_restores_the_identity_catalog_and_points_it_at_the_new_port
 #[tokio::test]
 async fn regions_are_created_read_filtered_changed_and_deleted_with_their_children() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let east = create(
         &app,
         &token,
@@ -320,7 +293,7 @@ async fn regions_are_created_read_filtered_changed_and_deleted_with_their_childr
 #[tokio::test]
 async fn region_rules_are_keystones_and_a_refusal_changes_nothing() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     create(&app, &token, "/v3/regions", "region", json!({"id": "A"})).await;
     create(
         &app,
@@ -463,7 +436,7 @@ async fn region_rules_are_keystones_and_a_refusal_changes_nothing() {
 #[tokio::test]
 async fn services_are_created_filtered_changed_and_deleted_with_their_endpoints() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let created = create(
         &app,
         &token,
@@ -552,7 +525,7 @@ async fn services_are_created_filtered_changed_and_deleted_with_their_endpoints(
 #[tokio::test]
 async fn endpoints_are_created_filtered_changed_and_deleted() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let compute = new_service(&app, &token, "compute").await;
     let public = new_endpoint(&app, &token, &compute, "public").await;
     let id = public["id"].as_str().unwrap().to_owned();
@@ -687,7 +660,7 @@ async fn endpoints_are_created_filtered_changed_and_deleted() {
 #[tokio::test]
 async fn the_token_catalog_follows_the_stored_catalog() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let compute = new_service(&app, &token, "compute").await;
     let endpoint = new_endpoint(&app, &token, &compute, "public").await;
     let catalog = token_catalog(&app).await;
@@ -752,7 +725,7 @@ async fn snapshot(app: &TestApp, token: &str) -> (Value, Value, Value) {
 #[tokio::test]
 async fn reading_the_catalog_needs_a_token_and_changing_it_a_root_administrator() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     app.create_active_user("petra").await;
     let user = app.keystone_token("petra", USER_PASSWORD).await;
     let compute = new_service(&app, &token, "compute").await;
@@ -833,7 +806,7 @@ async fn reading_the_catalog_needs_a_token_and_changing_it_a_root_administrator(
 #[tokio::test]
 async fn catalog_changes_are_audit_events_of_the_root_tenant() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     create(
         &app,
         &token,
@@ -889,21 +862,6 @@ async fn catalog_changes_are_audit_events_of_the_root_tenant() {
     .map(|(t, o, a)| ((*t).to_owned(), (*o).to_owned(), (*a).to_owned()))
     .collect();
     assert_eq!(seen, expected);
-}
-
-/// Whether the embedded database's files hold `text` in clear (always false on PostgreSQL,
-/// whose files this test cannot read).
-fn database_holds(app: &TestApp, text: &str) -> bool {
-    if app.settings.database_url.is_some() {
-        return false;
-    }
-    ["warden.db", "warden.db-wal"].iter().any(|name| {
-        std::fs::read(app.data_dir.path().join(name)).is_ok_and(|bytes| {
-            bytes
-                .windows(text.len())
-                .any(|window| window == text.as_bytes())
-        })
-    })
 }
 
 #[tokio::test]
@@ -991,7 +949,7 @@ async fn credentials_are_refused_to_others_and_to_bad_input_changing_nothing() {
     let sam = hex(app.create_active_user("sam").await);
     let rita_token = app.keystone_token("rita", USER_PASSWORD).await;
     let sam_token = app.keystone_token("sam", USER_PASSWORD).await;
-    let admin_token = admin(&app).await;
+    let admin_token = admin_token(&app).await;
     let blob = json!({"access": "AK-rita", "secret": "x"}).to_string();
     let credential = create(
         &app,

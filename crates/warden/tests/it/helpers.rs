@@ -428,3 +428,63 @@ pub async fn signature_refused(r: Response) -> String {
     assert!(body["request_id"].is_string(), "{body}");
     body["error_msg"].as_str().unwrap().to_owned()
 }
+
+/// Whether the embedded database's files hold `text` in clear (always false on PostgreSQL,
+/// whose files this test cannot read).
+pub fn database_holds(app: &TestApp, text: &str) -> bool {
+    if app.settings.database_url.is_some() {
+        return false;
+    }
+    ["warden.db", "warden.db-wal"].iter().any(|name| {
+        std::fs::read(app.data_dir.path().join(name)).is_ok_and(|bytes| {
+            bytes
+                .windows(text.len())
+                .any(|window| window == text.as_bytes())
+        })
+    })
+}
+
+/// A Keystone request with an optional token (`X-Auth-Token`) and JSON body.
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Response {
+    let mut request = app.http.request(method, app.at(path));
+    if let Some(token) = token {
+        request = request.header("x-auth-token", token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// The JSON body of an answer that must have `status` (the body is shown when it has not).
+pub async fn ok_json(r: Response, status: StatusCode) -> Value {
+    let got = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The administrator's Keystone token, scoped to the Default domain.
+pub async fn admin_token(app: &TestApp) -> String {
+    app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await
+}
+
+/// Sends a Keystone request (as [`call`]) that must be refused with `status` in Keystone's
+/// error body.
+pub async fn refused(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    status: StatusCode,
+) {
+    let r = call(app, method, path, token, body).await;
+    keystone_error(r, status).await;
+}

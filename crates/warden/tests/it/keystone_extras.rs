@@ -2,7 +2,7 @@
 //! endpoint groups (`/v3/OS-EP-FILTER/endpoint_groups`): every route, refusals of bad input
 //! with nothing stored, who may read and write, and the audit events of changes.
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use warden_core::secrets::sha256_hex;
 
@@ -11,34 +11,6 @@ use crate::helpers::*;
 const POLICIES: &str = "/v3/policies";
 const CONSUMERS: &str = "/v3/OS-OAUTH1/consumers";
 const GROUPS: &str = "/v3/OS-EP-FILTER/endpoint_groups";
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Response {
-    let mut request = app.http.request(method, app.at(path));
-    if let Some(token) = token {
-        request = request.header("x-auth-token", token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
-async fn ok_json(r: Response, status: StatusCode) -> Value {
-    let got = r.status();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn admin(app: &TestApp) -> String {
-    app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await
-}
 
 async fn get(app: &TestApp, path: &str, token: &str) -> Value {
     ok_json(
@@ -94,20 +66,6 @@ async fn delete_then_gone(app: &TestApp, token: &str, path: &str, key: &str) {
     keystone_error(r, StatusCode::NOT_FOUND).await;
 }
 
-/// Whether the embedded database's files hold `text` (always false on PostgreSQL).
-fn database_holds(app: &TestApp, text: &str) -> bool {
-    if app.settings.database_url.is_some() {
-        return false;
-    }
-    ["warden.db", "warden.db-wal"].iter().any(|name| {
-        std::fs::read(app.data_dir.path().join(name)).is_ok_and(|bytes| {
-            bytes
-                .windows(text.len())
-                .any(|window| window == text.as_bytes())
-        })
-    })
-}
-
 /// Every object of the three collections, as an administrator reads them.
 async fn snapshot(app: &TestApp, token: &str) -> (Value, Value, Value) {
     (
@@ -120,7 +78,7 @@ async fn snapshot(app: &TestApp, token: &str) -> (Value, Value, Value) {
 #[tokio::test]
 async fn policies_are_created_filtered_changed_and_deleted() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let json_policy = create(
         &app,
         &token,
@@ -184,7 +142,7 @@ async fn policies_are_created_filtered_changed_and_deleted() {
 #[tokio::test]
 async fn a_consumer_secret_is_shown_once_and_kept_only_as_its_hash() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let consumer = create(
         &app,
         &token,
@@ -253,7 +211,7 @@ async fn a_consumer_secret_is_shown_once_and_kept_only_as_its_hash() {
 #[tokio::test]
 async fn endpoint_groups_are_created_checked_changed_and_deleted() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let group = create(
         &app,
         &token,
@@ -328,7 +286,7 @@ async fn endpoint_groups_are_created_checked_changed_and_deleted() {
 #[tokio::test]
 async fn bad_input_is_refused_in_keystones_body_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let policy = create(
         &app,
         &token,
@@ -492,7 +450,7 @@ async fn bad_input_is_refused_in_keystones_body_and_nothing_is_stored() {
 #[tokio::test]
 async fn reading_needs_a_token_and_changing_a_root_administrator() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     app.create_active_user("petra").await;
     let user = app.keystone_token("petra", USER_PASSWORD).await;
     let policy = create(
@@ -607,7 +565,7 @@ async fn reading_needs_a_token_and_changing_a_root_administrator() {
 #[tokio::test]
 async fn changes_are_audit_events_of_the_root_tenant() {
     let app = TestApp::spawn().await;
-    let token = admin(&app).await;
+    let token = admin_token(&app).await;
     let policy = create(
         &app,
         &token,

@@ -14,6 +14,7 @@ mod concurrency;
 mod crash;
 mod credentials;
 mod directory;
+mod domain_config;
 mod enumeration;
 mod fuzz_parsers;
 mod fuzz_routes;
