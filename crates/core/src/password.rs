@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use warden_domain::{DomainError, Password};
 
@@ -35,10 +37,35 @@ impl Default for HashParams {
 /// Work for a hashing thread.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// `count` threads that do nothing but hash. Each hash allocates its memory cost (19 MiB by
-/// default) on the thread that runs it, and the allocator keeps freed memory in per-thread
-/// arenas: on a fixed set of threads, resident memory is bounded by the number of slots rather
-/// than by how many threads ever hashed. The threads end when the hasher is dropped.
+thread_local! {
+    /// This hashing thread's Argon2 working memory (the memory cost, 19 MiB by default), kept
+    /// from one hash to the next. A fresh allocation per hash costs its page faults and zeroing
+    /// every time, in amounts that depend on the state of the thread's allocator arena: hashes
+    /// on different threads then took different times, and an unknown user (always the same
+    /// dummy hash) could be told from a wrong password by timing alone.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `password` and `salt` into `out`, in this thread's working memory.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    MEMORY.with_borrow_mut(|blocks| {
+        let needed = argon.params().block_count();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        // Every block is written before it is read: what an earlier hash left is never used.
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+    })
+}
+
+/// `count` threads that do nothing but hash, each in its own working memory (`MEMORY`): on a
+/// fixed set of threads, resident memory is bounded by the number of slots rather than by how
+/// many threads ever hashed. The threads end when the hasher is dropped.
 fn hashing_threads(count: usize) -> Result<std::sync::mpsc::Sender<Job>, DomainError> {
     let (jobs, queue) = std::sync::mpsc::channel::<Job>();
     let queue = Arc::new(std::sync::Mutex::new(queue));
@@ -185,9 +212,9 @@ impl PasswordHasher {
         let params = self.params;
         let matched = self
             .run(
-                move |argon| match PasswordHash::new(&phc) {
+                move |_| match PasswordHash::new(&phc) {
                     Ok(parsed) => {
-                        let ok = argon.verify_password(plain.as_bytes(), &parsed).is_ok();
+                        let ok = verify_with(&parsed, plain.as_bytes());
                         Some((ok, weaker_than(&parsed, params)))
                     }
                     Err(_) => None,
@@ -204,13 +231,52 @@ impl PasswordHasher {
     }
 }
 
+/// A PHC string of `plain` with a new random salt.
 fn hash_with(argon: &Argon2<'static>, plain: &str) -> Result<String, DomainError> {
-    let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
-        .map_err(|_| DomainError::Internal)?;
-    argon
-        .hash_password(plain.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| DomainError::Internal)
+    let salt_bytes = crate::secrets::random_bytes::<16>();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| DomainError::Internal)?;
+    let params = argon.params();
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let hash = Output::init_with(output_len, |out| {
+        argon2_into(argon, plain.as_bytes(), &salt_bytes, out).map_err(Into::into)
+    })
+    .map_err(|_| DomainError::Internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|_| DomainError::Internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(hash),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `plain` is the password of a stored PHC string, computed with the string's own
+/// algorithm and parameters and compared in constant time (`Output`'s equality).
+fn verify_with(stored: &PasswordHash<'_>, plain: &[u8]) -> bool {
+    let (Some(expected), Some(salt)) = (&stored.hash, &stored.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm) else {
+        return false;
+    };
+    let version = match stored.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(stored) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    Output::init_with(expected.len(), |out| {
+        argon2_into(&argon, plain, salt, out).map_err(Into::into)
+    })
+    .is_ok_and(|computed| computed == *expected)
 }
 
 /// Whether a stored hash was made with weaker parameters than the current ones.
@@ -257,6 +323,42 @@ mod tests {
             hasher.verify(&pw, None).await.unwrap(),
             Verification::Mismatch
         );
+    }
+
+    /// Hashes made here verify with the argon2 crate's own verifier, and the other way
+    /// round, for every Argon2 variant a stored string may name.
+    #[test]
+    fn phc_strings_agree_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let ours = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let stored = hash_with(&ours, "correct horse").unwrap();
+        let parsed = PasswordHash::new(&stored).unwrap();
+        assert!(ours.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(ours.verify_password(b"wrong horse", &parsed).is_err());
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
+            for version in [Version::V0x13, Version::V0x10] {
+                let theirs = Argon2::new(algorithm, version, params.clone());
+                let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+                let phc = theirs.hash_password(b"correct horse", &salt).unwrap();
+                let reparsed = PasswordHash::new(&phc.to_string()).unwrap().to_string();
+                let reparsed = PasswordHash::new(&reparsed).unwrap();
+                assert!(
+                    verify_with(&reparsed, b"correct horse"),
+                    "{algorithm:?} {version:?}"
+                );
+                assert!(
+                    !verify_with(&reparsed, b"wrong horse"),
+                    "{algorithm:?} {version:?}"
+                );
+            }
+        }
+        // Not an Argon2 string, or one without its hash: never a match.
+        let pbkdf =
+            PasswordHash::new("$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").unwrap();
+        assert!(!verify_with(&pbkdf, b"x"));
+        let bare = PasswordHash::new("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ").unwrap();
+        assert!(!verify_with(&bare, b"x"));
     }
 
     #[tokio::test]
