@@ -4,8 +4,9 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 
@@ -63,9 +64,14 @@ fn argon2_into(
     })
 }
 
+/// How long a hashing thread keeps its working memory with no hash to compute: long enough to
+/// stay warm between the logins of a busy server, short enough that an idle one gives it back.
+const KEEP_MEMORY_IDLE: Duration = Duration::from_secs(1);
+
 /// `count` threads that do nothing but hash, each in its own working memory (`MEMORY`): on a
 /// fixed set of threads, resident memory is bounded by the number of slots rather than by how
-/// many threads ever hashed. The threads end when the hasher is dropped.
+/// many threads ever hashed, and a thread idle for `KEEP_MEMORY_IDLE` frees its memory. The
+/// threads end when the hasher is dropped.
 fn hashing_threads(count: usize) -> Result<std::sync::mpsc::Sender<Job>, DomainError> {
     let (jobs, queue) = std::sync::mpsc::channel::<Job>();
     let queue = Arc::new(std::sync::Mutex::new(queue));
@@ -73,14 +79,27 @@ fn hashing_threads(count: usize) -> Result<std::sync::mpsc::Sender<Job>, DomainE
         let queue = queue.clone();
         std::thread::Builder::new()
             .name(format!("warden-hash-{i}"))
-            .spawn(move || loop {
-                let job = match queue.lock().map(|q| q.recv()) {
-                    Ok(Ok(job)) => job,
-                    _ => return,
-                };
-                // A panicking hash fails its own request (its result is never sent); the
-                // thread stays.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            .spawn(move || {
+                let mut last_job = Instant::now();
+                loop {
+                    // One thread waits on the queue at a time, the others on its lock: each
+                    // checks how long it has been idle whenever it gets its turn.
+                    let next = queue.lock().map(|q| {
+                        if last_job.elapsed() >= KEEP_MEMORY_IDLE {
+                            MEMORY.take();
+                        }
+                        q.recv_timeout(KEEP_MEMORY_IDLE)
+                    });
+                    let job = match next {
+                        Ok(Ok(job)) => job,
+                        Ok(Err(RecvTimeoutError::Timeout)) => continue,
+                        _ => return,
+                    };
+                    // A panicking hash fails its own request (its result is never sent); the
+                    // thread stays.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    last_job = Instant::now();
+                }
             })
             .map_err(|_| DomainError::Internal)?;
     }
@@ -121,7 +140,13 @@ impl PasswordHasher {
         )
         .map_err(|_| DomainError::Internal)?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        let dummy_hash = hash_with(&argon, &crate::secrets::new_generated_password())?;
+        // On a thread of its own, whose working memory goes with it.
+        let dummy_hash = std::thread::scope(|scope| {
+            scope
+                .spawn(|| hash_with(&argon, &crate::secrets::new_generated_password()))
+                .join()
+                .map_err(|_| DomainError::Internal)?
+        })?;
         Ok(Self {
             argon,
             params,

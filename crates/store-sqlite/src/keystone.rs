@@ -505,16 +505,25 @@ impl KeystoneStore for SqliteStore {
     }
 
     async fn held_policies(&self, user: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        let user = user.to_string();
-        let rows = sqlx::query(
-            "SELECT * FROM access_policies WHERE trustee_id = ? OR trustee_id IN \
-             (SELECT group_id FROM group_members WHERE user_id = ?) ORDER BY created_at, id",
-        )
-        .bind(&user)
-        .bind(&user)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?;
-        rows.iter().map(policy_from_row).collect()
+        if let Some(held) = self.cache.lookup(|e| e.held_policies.get(&user).cloned()) {
+            return Ok(held);
+        }
+        let id = user.to_string();
+        let read = async {
+            let rows = sqlx::query(
+                "SELECT * FROM access_policies WHERE trustee_id = ? OR trustee_id IN \
+                 (SELECT group_id FROM group_members WHERE user_id = ?) ORDER BY created_at, id",
+            )
+            .bind(&id)
+            .bind(&id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+            rows.iter().map(policy_from_row).collect()
+        };
+        let keep = |e: &mut crate::read_cache::Entries, held: &Vec<AccessPolicy>| {
+            e.held_policies.insert(user, held.clone());
+        };
+        self.cache.read_through(read, keep).await
     }
 }

@@ -11,10 +11,12 @@ mod directory;
 mod keystone;
 mod keystone_extras;
 mod policies;
+mod read_cache;
 mod rows;
 mod tenants;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +30,7 @@ use warden_store::{
     SigningKeyRecord, Store, StoreError, UserCredentials, UserWrite,
 };
 
+use read_cache::ReadCache;
 use rows::{
     client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, USER_COLUMNS,
 };
@@ -46,6 +49,8 @@ pub fn migration_names() -> Vec<String> {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Reads every authenticated request makes, kept while no write intervenes.
+    cache: Arc<ReadCache>,
 }
 
 impl SqliteStore {
@@ -58,9 +63,26 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let cache = Arc::new(ReadCache::default());
+        let (taken, opened, returned) = (cache.clone(), cache.clone(), cache.clone());
+        // The writer's hand-outs and returns drive the read cache (see `read_cache`). A
+        // connection closed without being returned leaves the writer "busy" until the next
+        // write's return: the cache is then bypassed, never stale.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |_, _| {
+                opened.writer_taken();
+                Box::pin(async { Ok(()) })
+            })
+            .before_acquire(move |_, _| {
+                taken.writer_taken();
+                Box::pin(async { Ok(true) })
+            })
+            .after_release(move |_, _| {
+                returned.writer_returned();
+                Box::pin(async { Ok(true) })
+            })
             .connect_with(options.clone())
             .await
             .map_err(unavailable)?;
@@ -74,7 +96,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(unavailable)?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            cache,
+        })
     }
 }
 
@@ -179,13 +205,22 @@ where
 
 impl SqliteStore {
     async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        if let Some(found) = self.cache.lookup(|e| e.users.get(&id).cloned()) {
+            return Ok(found);
+        }
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| user_from_row(&r)).transpose()
+        let read = async {
+            let row = sqlx::query(&sql)
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(map_err)?;
+            row.map(|r| user_from_row(&r)).transpose()
+        };
+        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
+            e.users.insert(id, found.clone());
+        };
+        self.cache.read_through(read, keep).await
     }
 
     async fn credentials(
@@ -289,13 +324,24 @@ impl Store for SqliteStore {
     }
 
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
-        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        tenant_from_row(&row)
+        let found = match self.cache.lookup(|e| e.tenants.get(&id).cloned()) {
+            Some(found) => found,
+            None => {
+                let read = async {
+                    let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+                        .bind(id.to_string())
+                        .fetch_optional(&self.reader)
+                        .await
+                        .map_err(map_err)?;
+                    row.map(|r| tenant_from_row(&r)).transpose()
+                };
+                let keep = |e: &mut read_cache::Entries, found: &Option<Tenant>| {
+                    e.tenants.insert(id, found.clone());
+                };
+                self.cache.read_through(read, keep).await?
+            }
+        };
+        found.ok_or(StoreError::NotFound)
     }
 
     async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
@@ -543,18 +589,28 @@ impl Store for SqliteStore {
     }
 
     async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
+        let key = (id, jtis.to_vec());
+        if let Some(found) = self.cache.lookup(|e| e.token_users.get(&key).cloned()) {
+            return Ok(found);
+        }
         // The ids travel as one JSON array; `json_each` unpacks it for the primary-key probes.
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND NOT EXISTS \
              (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))"
         );
-        let row = sqlx::query(&sql)
-            .bind(id.to_string())
-            .bind(json_list(jtis))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| user_from_row(&r)).transpose()
+        let read = async {
+            let row = sqlx::query(&sql)
+                .bind(id.to_string())
+                .bind(json_list(jtis))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(map_err)?;
+            row.map(|r| user_from_row(&r)).transpose()
+        };
+        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
+            e.token_users.insert(key, found.clone());
+        };
+        self.cache.read_through(read, keep).await
     }
 
     async fn token_client(
@@ -562,16 +618,26 @@ impl Store for SqliteStore {
         jtis: &[String],
         id: ClientId,
     ) -> Result<Option<ApiClient>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM api_clients WHERE id = ? AND NOT EXISTS \
-             (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))",
-        )
-        .bind(id.to_string())
-        .bind(json_list(jtis))
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(map_err)?;
-        row.map(|r| client_from_row(&r)).transpose()
+        let key = (id, jtis.to_vec());
+        if let Some(found) = self.cache.lookup(|e| e.token_clients.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let read = async {
+            let row = sqlx::query(
+                "SELECT * FROM api_clients WHERE id = ? AND NOT EXISTS \
+                 (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))",
+            )
+            .bind(id.to_string())
+            .bind(json_list(jtis))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+            row.map(|r| client_from_row(&r)).transpose()
+        };
+        let keep = |e: &mut read_cache::Entries, found: &Option<ApiClient>| {
+            e.token_clients.insert(key, found.clone());
+        };
+        self.cache.read_through(read, keep).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {

@@ -589,8 +589,22 @@ impl Bench {
             None,
         );
         let (none, none_m) = self.load(&server, &spec, Some("B6-none"))?;
+        // The seeder writes into the database file, which only a stopped server may share
+        // (SQLite serves one node, and the node caches what it reads).
+        server.stop();
+        drop(server);
         let db_path = data_dir.join("warden.db");
         let took = seed::revocations(&db_path, sizes.revocations)?;
+        let mut server = self.start_warden(&data_dir, &[], "sqlite-revocations")?;
+        // A new token: the restarted server signs with a key of its own.
+        let bearer = format!(
+            "Bearer {}",
+            Api::connect(&server.addr, CLIENT_ID, CLIENT_SECRET)?.token
+        );
+        let gets: Vec<RequestSpec> = people
+            .iter()
+            .map(|u| get(&format!("/api/2/users/{}", u.id), &bearer))
+            .collect();
         progress(&format!(
             "B6: seeded {} revocations in {:.1} s",
             sizes.revocations,

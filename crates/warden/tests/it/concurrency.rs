@@ -86,3 +86,98 @@ async fn self_service_changes_racing_admin_changes_lose_nothing() {
     // Every self-service change carries no version and is retried, so all eight landed.
     assert!(successes >= 8, "{successes}");
 }
+
+/// Reads racing a stream of writes never see a version older than one already acknowledged:
+/// whatever the node caches for reads, a committed write is what every later read sees.
+#[tokio::test]
+async fn reads_racing_writes_never_see_what_an_acknowledged_write_replaced() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let app = TestApp::spawn().await;
+    let id = app.create_active_user("racer").await;
+    let token = app.client_token().await;
+    let acknowledged = AtomicI64::new(app.get_user(&id).await["version"].as_i64().unwrap());
+    let path = app.at(&format!("/api/2/users/{id}"));
+    let writer = async {
+        for i in 0..40 {
+            let version = acknowledged.load(Ordering::SeqCst);
+            let r = app
+                .http
+                .put(path.clone())
+                .bearer_auth(&token)
+                .json(&json!({"contact": {"city": format!("c{i}")}, "version": version}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let stored: Value = r.json().await.unwrap();
+            acknowledged.store(stored["version"].as_i64().unwrap(), Ordering::SeqCst);
+        }
+    };
+    let reader = |_| async {
+        let mut reads = 0;
+        while reads < 150 {
+            let floor = acknowledged.load(Ordering::SeqCst);
+            let r = app
+                .http
+                .get(path.clone())
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let seen = r.json::<Value>().await.unwrap()["version"]
+                .as_i64()
+                .unwrap();
+            assert!(
+                seen >= floor,
+                "read version {seen} after {floor} was acknowledged"
+            );
+            reads += 1;
+        }
+    };
+    let readers = join_all((0..3).map(reader));
+    futures::join!(writer, readers);
+}
+
+/// A token used often enough to be served from the node's caches stops working the moment it
+/// is revoked, and so does a user's token the moment the user is disabled.
+#[tokio::test]
+async fn a_warm_token_stops_at_once_when_revoked_or_its_user_disabled() {
+    let app = TestApp::spawn().await;
+    let id = app.create_active_user("warm").await;
+    let me = |token: &str| {
+        let request = app.http.get(app.at("/api/2/users/me")).bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    };
+    let user_token = app.keystone_token("warm", USER_PASSWORD).await;
+    for _ in 0..20 {
+        assert_eq!(me(&user_token).await, StatusCode::OK);
+    }
+    let r = app
+        .http
+        .delete(app.at("/v3/auth/tokens"))
+        .header("x-auth-token", &user_token)
+        .header("x-subject-token", &user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(&user_token).await, StatusCode::UNAUTHORIZED);
+
+    let fresh = app.keystone_token("warm", USER_PASSWORD).await;
+    for _ in 0..20 {
+        assert_eq!(me(&fresh).await, StatusCode::OK);
+    }
+    let admin = app.client_token().await;
+    let version = app.get_user(&id).await["version"].as_i64().unwrap();
+    let r = app
+        .http
+        .put(app.at(&format!("/api/2/users/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"enabled": false, "version": version}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(me(&fresh).await, StatusCode::UNAUTHORIZED);
+}
