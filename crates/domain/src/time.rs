@@ -1,6 +1,6 @@
 //! Instants as stored and compared: UTC with microsecond precision.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 /// A UTC instant with microsecond precision; the store keeps it as microseconds since the epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,21 +35,25 @@ impl Timestamp {
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
+    // Rendered with chrono's RFC 3339 writer rather than a `format` pattern, which is parsed
+    // anew on every call: every user in a response carries two of these.
+
     /// `2019-07-25T07:11:02.807354+00:00`, the account face's style.
     pub fn rfc3339_micros_offset(&self) -> String {
         self.datetime()
-            .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
-            .to_string()
+            .to_rfc3339_opts(SecondsFormat::Micros, false)
     }
 
     /// `2015-11-09T01:42:57.527363Z`, the Keystone token style.
     pub fn rfc3339_micros_z(&self) -> String {
-        self.datetime().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+        self.datetime().to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 
     /// `2020-01-06T08:05:16.000000`, the IAM `create_time` style (UTC, no zone).
     pub fn iam_naive(&self) -> String {
-        self.datetime().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+        let mut text = self.rfc3339_micros_z();
+        text.pop();
+        text
     }
 }
 
@@ -67,5 +71,16 @@ mod tests {
         assert_eq!(t.rfc3339_micros_z(), "2019-07-25T07:11:02.807354Z");
         assert_eq!(t.iam_naive(), "2019-07-25T07:11:02.807354");
         assert_eq!(t.seconds(), 1_564_038_662);
+        // Whole seconds keep their six digits; the epoch and instants before it render too.
+        let whole = Timestamp::from_micros(1_578_297_916_000_000);
+        assert_eq!(whole.iam_naive(), "2020-01-06T08:05:16.000000");
+        assert_eq!(
+            Timestamp::EPOCH.rfc3339_micros_offset(),
+            "1970-01-01T00:00:00.000000+00:00"
+        );
+        assert_eq!(
+            Timestamp::from_micros(-1).rfc3339_micros_z(),
+            "1969-12-31T23:59:59.999999Z"
+        );
     }
 }

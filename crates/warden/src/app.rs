@@ -22,7 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use warden_core::bootstrap::{BootstrapRequest, Generated};
 use warden_core::mail::{MailSender, OutboxMailer, SmtpMailer, SmtpSettings};
 use warden_core::metrics::{RequestLabels, RouteLabels};
@@ -429,8 +431,22 @@ pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
         .layer(middleware::from_fn_with_state(warden.clone(), access_log))
         .layer(Extension(warden_http::BodyLimit(max_body_bytes)))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(warden)
+}
+
+/// A random (version 4) UUID for each request that brings no `X-Request-Id`, from the thread's
+/// CSPRNG rather than a system call per request: an id must be unique, not secret.
+#[derive(Clone, Copy, Debug, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = id.hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
 }
 
 /// One log line and one metrics sample per request.

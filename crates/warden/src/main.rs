@@ -7,18 +7,28 @@ use warden::cli::{Cli, Command, KeysCommand};
 use warden::settings::LogFormat;
 use warden::{Application, Settings};
 
-fn init_logging(settings: &Settings) {
+/// Logs to standard error through a writer thread: a request hands its line over and goes
+/// on, and the thread writes what has queued up in one system call, flushing whenever the
+/// queue is empty (so an idle server's lines appear at once). Nothing is dropped: when the
+/// queue is full, requests wait for it. The returned guard flushes what is left when dropped.
+fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("warden-log")
+        .finish(buffered);
     // Colour only for a person at a terminal; files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match settings.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 /// Registers for SIGTERM and Ctrl-C at once (so a signal arriving right after start-up is
@@ -111,13 +121,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&settings);
-    match run(cli, settings).await {
+    let log = init_logging(&settings);
+    let code = match run(cli, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "warden failed");
             eprintln!("warden: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Every line logged so far is written before the process ends.
+    drop(log);
+    code
 }
