@@ -52,7 +52,9 @@ fn field_code(kind: FieldErrorKind) -> &'static str {
         FieldErrorKind::WeakPassword => "1118",
         // Huawei's quota code of the OS-USER family; the message names the quota.
         FieldErrorKind::QuotaReached => "1115",
-        FieldErrorKind::Invalid | FieldErrorKind::TooLong => "IAM.0007",
+        FieldErrorKind::Invalid | FieldErrorKind::TooLong | FieldErrorKind::InvalidText => {
+            "IAM.0007"
+        }
     }
 }
 

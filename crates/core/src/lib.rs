@@ -228,6 +228,9 @@ impl Warden {
 pub(crate) fn store_error(e: StoreError) -> DomainError {
     match e {
         StoreError::VersionMismatch => DomainError::VersionMismatch,
+        StoreError::InvalidText => {
+            DomainError::invalid("input", warden_domain::FieldErrorKind::InvalidText)
+        }
         StoreError::Unavailable(why) => {
             tracing::warn!(error = %why, "store unavailable");
             DomainError::Unavailable

@@ -90,6 +90,8 @@ pub enum FieldErrorKind {
     PasswordUnchanged,
     /// A user description that is too long or holds control characters.
     InvalidDescription,
+    /// Text holding a character the store cannot keep (NUL).
+    InvalidText,
 }
 
 impl FieldError {
@@ -127,6 +129,7 @@ impl FieldError {
             FieldErrorKind::InvalidDescription => {
                 "must be at most 255 characters without control characters"
             }
+            FieldErrorKind::InvalidText => "holds a NUL character",
         };
         format!("'{}' {}", self.field, what)
     }

@@ -83,6 +83,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection>
             "JSON nested deeper than {MAX_JSON_DEPTH} levels"
         )));
     }
+    if json_has_nul(bytes) {
+        // No name, id or text Warden keeps may hold one, and PostgreSQL's text cannot.
+        return Err(BodyRejection::Malformed(
+            "a string holds a NUL character (\\u0000)".to_owned(),
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| BodyRejection::Malformed(describe(&e)))?;
@@ -120,6 +126,29 @@ pub fn json_depth_exceeds(bytes: &[u8], max: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+    }
+    false
+}
+
+/// Whether a JSON string in `bytes` holds the escape `\u0000` (a NUL character; raw control
+/// characters are not valid JSON in the first place). One pass, no allocation.
+pub fn json_has_nul(bytes: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !in_string {
+            in_string = b == b'"';
+        } else if b == b'"' {
+            in_string = false;
+        } else if b == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(&b"0000"[..]) {
+                return true;
+            }
+            // Skip the escaped character, so `\\u0000` (a backslash, then text) is not one.
+            i += 1;
+        }
+        i += 1;
     }
     false
 }
@@ -409,6 +438,18 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(name, HeaderValue::from_static(value));
         h
+    }
+
+    #[test]
+    fn a_nul_in_a_json_string_is_refused_and_nothing_else_is() {
+        let refused = |text: &str| parse_json::<serde_json::Value>(text.as_bytes()).is_err();
+        assert!(json_has_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(json_has_nul(br#"["\u0000"]"#));
+        assert!(refused(r#"{"user": {"name": "x\u0000"}}"#));
+        // An escaped backslash followed by text, other escapes, and keys outside strings.
+        assert!(!json_has_nul(br#"{"path": "c:\\u0000"}"#));
+        assert!(!json_has_nul(br#"{"a": "\u0001\"\u00e9", "b": 0}"#));
+        assert!(!refused(r#"{"path": "c:\\u0000", "e": "\u00e9"}"#));
     }
 
     #[test]

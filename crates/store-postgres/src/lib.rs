@@ -128,6 +128,10 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
             Some(XUSER_INDEX) => StoreError::Conflict("xuser"),
             _ => StoreError::Conflict("unique"),
         },
+        // character_not_in_repertoire, untranslatable_character: a NUL in a text parameter.
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+            StoreError::InvalidText
+        }
         sqlx::Error::Database(db) if db.code().is_some_and(|c| is_unavailable_sqlstate(&c)) => {
             StoreError::Unavailable(e.to_string())
         }

@@ -48,6 +48,10 @@ pub enum StoreError {
     /// A compare-and-set on `version` found another version.
     #[error("version mismatch")]
     VersionMismatch,
+    /// A text value the database cannot hold: a NUL character, which PostgreSQL's text
+    /// refuses. Nothing was read or written.
+    #[error("text the database cannot hold")]
+    InvalidText,
     /// The database is unreachable, timed out, or the pool is exhausted.
     #[error("store unavailable: {0}")]
     Unavailable(String),

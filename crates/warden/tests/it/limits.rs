@@ -480,3 +480,84 @@ async fn a_password_flood_is_refused_at_once_with_retry_after_and_memory_stays_b
     eprintln!("resident memory grew by {grown_mib} MiB during the flood");
     assert!(grown_mib < 100, "resident memory grew by {grown_mib} MiB");
 }
+
+/// A NUL character (`\u0000`) in any JSON string is refused on every face before anything is
+/// read or stored, as PostgreSQL's text could not hold it; in a path it never gets a 5xx.
+#[tokio::test]
+async fn a_nul_character_is_refused_in_every_face_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    let client = app.client_token().await;
+    let raw = |body: &str| body.replace("NUL", "\\u0000");
+    let r = app
+        .http
+        .post(app.at("/v3/regions"))
+        .header("x-auth-token", &admin)
+        .header("content-type", "application/json")
+        .body(raw(r#"{"region": {"id": "nulNUL"}}"#))
+        .send()
+        .await
+        .unwrap();
+    keystone_error(r, StatusCode::BAD_REQUEST).await;
+    let tenant = app.root_tenant_id().await;
+    let r = app
+        .http
+        .post(app.at("/api/2/users"))
+        .bearer_auth(&client)
+        .header("content-type", "application/json")
+        .body(raw(&format!(
+            r#"{{"tenant_id": "{tenant}", "login": "nulNUL"}}"#
+        )))
+        .send()
+        .await
+        .unwrap();
+    account_error(r, StatusCode::BAD_REQUEST).await;
+    let id = app.create_active_user("holder").await;
+    let hex = uuid::Uuid::parse_str(&id).unwrap().simple().to_string();
+    let own = app.keystone_token("holder", USER_PASSWORD).await;
+    let r = app
+        .http
+        .put(app.at(&format!("/v3.0/OS-USER/users/{hex}/info")))
+        .header("x-auth-token", &own)
+        .header("content-type", "application/json")
+        .body(raw(r#"{"user": {"email": "aNUL@example.com"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(iam_error(r, StatusCode::BAD_REQUEST).await, "IAM.0011");
+    assert_eq!(
+        app.get_user(&id).await["contact"]["email"],
+        "holder@example.com"
+    );
+    for path in [
+        "/v3/regions/nul%00",
+        "/v3/OS-EP-FILTER/endpoint_groups/%00",
+        "/v3/users?name=%00",
+    ] {
+        let r = app
+            .http
+            .get(app.at(path))
+            .header("x-auth-token", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_client_error() || r.status().is_success(),
+            "{path}: {}",
+            r.status()
+        );
+    }
+    let r = app
+        .http
+        .get(app.at("/v3/regions"))
+        .header("x-auth-token", &admin)
+        .send()
+        .await
+        .unwrap();
+    let regions: Value = r.json().await.unwrap();
+    assert!(regions["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| !r["id"].as_str().unwrap().contains('\0')));
+}
