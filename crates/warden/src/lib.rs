@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod log_writer;
 pub mod settings;
 
 pub use app::Application;

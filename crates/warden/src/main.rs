@@ -4,21 +4,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use warden::cli::{Cli, Command, KeysCommand};
+use warden::log_writer;
 use warden::settings::LogFormat;
 use warden::{Application, Settings};
 
-/// Logs to standard error through a writer thread: a request hands its line over and goes
-/// on, and the thread writes what has queued up in one system call, flushing whenever the
-/// queue is empty (so an idle server's lines appear at once). Nothing is dropped: when the
-/// queue is full, requests wait for it. The returned guard flushes what is left when dropped.
-fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs to standard error in batches (`warden::log_writer`): a request appends its line and
+/// goes on. The returned guard writes what is left when dropped.
+fn init_logging(settings: &Settings) -> log_writer::FlushGuard<std::io::Stderr> {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("warden-log")
-        .finish(buffered);
+    let (writer, guard) = log_writer::batched_stderr();
     // Colour only for a person at a terminal; files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
