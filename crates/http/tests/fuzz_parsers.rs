@@ -68,6 +68,18 @@ fn depth(v: &Value) -> usize {
     }
 }
 
+/// Whether a string anywhere in `v`, a member name included, holds a NUL character.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
@@ -119,19 +131,20 @@ fn nest(mut v: Value, levels: usize, objects: bool) -> Value {
     v
 }
 
-fn body_bytes() -> impl Strategy<Value = (Vec<u8>, Option<usize>)> {
+/// A body, with its nesting depth and whether it holds a NUL when it is valid JSON.
+fn body_bytes() -> impl Strategy<Value = (Vec<u8>, Option<(usize, bool)>)> {
     prop_oneof![
         // Near-valid: a real shape with random values and extra members.
         4 => (any::<i64>(), value(), value()).prop_map(|(version, contact, extra)| {
             let v = json!({"version": version, "contact": contact, "extra": extra});
-            let d = depth(&v);
+            let d = (depth(&v), holds_nul(&v));
             (v.to_string().into_bytes(), Some(d))
         }),
-        2 => value().prop_map(|v| { let d = depth(&v); (v.to_string().into_bytes(), Some(d)) }),
+        2 => value().prop_map(|v| { let d = (depth(&v), holds_nul(&v)); (v.to_string().into_bytes(), Some(d)) }),
         // Deep nesting around the limit, as arrays or objects.
         2 => (value(), 50usize..200, any::<bool>()).prop_map(|(v, levels, objects)| {
             let v = nest(v, levels, objects);
-            let d = depth(&v);
+            let d = (depth(&v), holds_nul(&v));
             (v.to_string().into_bytes(), Some(d))
         }),
         // Unbalanced brackets and huge numbers in text.
@@ -148,10 +161,10 @@ fn body_bytes() -> impl Strategy<Value = (Vec<u8>, Option<usize>)> {
 #[test]
 fn fuzz_parse_json_rejects_cleanly_and_never_echoes_values() {
     runner(CASES)
-        .run(&body_bytes(), |(bytes, depth)| {
+        .run(&body_bytes(), |(bytes, shape)| {
             let typed = parse_json::<Body>(&bytes);
             let untyped = parse_json::<Value>(&bytes);
-            if let Some(depth) = depth {
+            if let Some((depth, nul)) = shape {
                 prop_assert_eq!(
                     depth > MAX_JSON_DEPTH,
                     matches!(&untyped, Err(BodyRejection::Malformed(why)) if why.contains("nested deeper")),
@@ -160,7 +173,15 @@ fn fuzz_parse_json_rejects_cleanly_and_never_echoes_values() {
                     untyped
                 );
                 if depth <= MAX_JSON_DEPTH {
-                    prop_assert!(untyped.is_ok(), "valid JSON refused: {untyped:?}");
+                    // A NUL in any string is refused, and only that refuses valid JSON.
+                    prop_assert_eq!(
+                        nul,
+                        matches!(&untyped, Err(BodyRejection::Malformed(why)) if why.contains("NUL")),
+                        "NUL {} answered {:?}",
+                        nul,
+                        untyped
+                    );
+                    prop_assert!(nul || untyped.is_ok(), "valid JSON refused: {untyped:?}");
                 }
             }
             for outcome in [typed.as_ref().err(), untyped.as_ref().err()]
