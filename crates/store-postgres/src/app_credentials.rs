@@ -57,7 +57,7 @@ impl AppCredentialStore for PostgresStore {
         credential: &AppCredentialRecord,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO application_credentials (id, user_id, project_id, name, description, \
              secret_hash, expires_at, unrestricted, roles, created_at) \
@@ -114,7 +114,7 @@ impl AppCredentialStore for PostgresStore {
         revoke_until: Timestamp,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let user: uuid::Uuid = sqlx::query_scalar(
             "DELETE FROM application_credentials WHERE id = $1 RETURNING user_id",
         )

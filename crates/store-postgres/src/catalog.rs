@@ -163,7 +163,7 @@ impl PostgresStore {
         audit: &Audit,
     ) -> Result<(), StoreError> {
         let (object, id, action) = change;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, CATALOG_LOCK).await?;
         one_row(statement.execute(&mut *tx).await.map_err(map_err)?)?;
         root_event(&mut tx, audit, object, id, action).await?;
@@ -200,7 +200,7 @@ impl CatalogStore for PostgresStore {
     }
 
     async fn update_region(&self, region: &RegionRecord, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, CATALOG_LOCK).await?;
         if let Some(parent) = &region.parent_region_id {
             // The new parent and every region above it; the region must not be among them.
@@ -234,7 +234,7 @@ impl CatalogStore for PostgresStore {
     }
 
     async fn delete_region(&self, id: &str, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, CATALOG_LOCK).await?;
         let has_endpoints: bool = sqlx::query_scalar(
             "WITH RECURSIVE below(id) AS (SELECT $1::text UNION SELECT r.id FROM regions r \
@@ -397,7 +397,7 @@ impl CatalogStore for PostgresStore {
         credential: &KeystoneCredentialRecord,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO keystone_credentials (id, user_id, project_id, type, blob_sealed, \
              extra, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
@@ -447,7 +447,7 @@ impl CatalogStore for PostgresStore {
         credential: &KeystoneCredentialRecord,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE keystone_credentials SET user_id = $1, project_id = $2, type = $3, \
              blob_sealed = $4, extra = $5 WHERE id = $6",
@@ -467,7 +467,7 @@ impl CatalogStore for PostgresStore {
     }
 
     async fn delete_keystone_credential(&self, id: &str, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let user: uuid::Uuid =
             sqlx::query_scalar("DELETE FROM keystone_credentials WHERE id = $1 RETURNING user_id")
                 .bind(id)

@@ -65,7 +65,7 @@ impl ClientStore for PostgresStore {
         registration_token_sha256: &str,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO api_clients (id, tenant_id, kind, token_endpoint_auth_method, data, secret_sha256, \
              enabled, allow_password_grant, registration_token_sha256, created_by, version, created_at) \
@@ -167,7 +167,7 @@ impl ClientStore for PostgresStore {
         expected_version: i64,
         audit: &Audit,
     ) -> Result<ApiClient, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let sql = format!(
             "UPDATE api_clients SET data = $1, enabled = $2, allow_password_grant = $3, version = version + 1 \
              WHERE id = $4 AND version = $5 RETURNING {CLIENT_COLUMNS}"
@@ -199,7 +199,7 @@ impl ClientStore for PostgresStore {
         previous_expires_at: Option<Timestamp>,
         audit: &Audit,
     ) -> Result<ApiClient, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         // The right-hand sides read the row as it was, so the old secret moves to `previous`.
         let sql = format!(
             "UPDATE api_clients SET \
@@ -238,7 +238,7 @@ impl ClientStore for PostgresStore {
         expected_version: i64,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let tenant: Option<uuid::Uuid> = sqlx::query_scalar(
             "DELETE FROM api_clients WHERE id = $1 AND version = $2 RETURNING tenant_id",
         )
@@ -269,6 +269,7 @@ impl ClientStore for PostgresStore {
     }
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let _writing = self.cache.writing();
         insert_refresh_on(&self.pool, token).await
     }
 
@@ -291,7 +292,7 @@ impl ClientStore for PostgresStore {
         next: &RefreshTokenRecord,
         now: Timestamp,
     ) -> Result<RefreshRedemption, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         // The row lock taken by this UPDATE makes a concurrent redemption of the same token wait
         // for this transaction and then find it spent.
         let spent = sqlx::query(
@@ -330,6 +331,7 @@ impl ClientStore for PostgresStore {
     }
 
     async fn revoke_refresh_family(&self, family_id: uuid::Uuid) -> Result<u64, StoreError> {
+        let _writing = self.cache.writing();
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked = TRUE WHERE family_id = $1 AND NOT revoked",
         )
@@ -341,6 +343,7 @@ impl ClientStore for PostgresStore {
     }
 
     async fn purge_expired_refresh_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _writing = self.cache.writing();
         let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
             .bind(now.micros())
             .execute(&self.pool)

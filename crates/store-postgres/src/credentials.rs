@@ -62,7 +62,7 @@ impl CredentialStore for PostgresStore {
         sealed_secret: &[u8],
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let user = credential.user_id.uuid();
         let tenant: uuid::Uuid =
             sqlx::query_scalar("SELECT tenant_id FROM users WHERE id = $1 FOR UPDATE")
@@ -137,7 +137,7 @@ impl CredentialStore for PostgresStore {
         patch: &CredentialPatch,
         audit: &Audit,
     ) -> Result<CredentialRecord, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let tenant = owner_tenant(&mut tx, access_key).await?;
         let row = sqlx::query(&format!(
             "UPDATE credentials SET status = COALESCE($1, status), \
@@ -156,7 +156,7 @@ impl CredentialStore for PostgresStore {
     }
 
     async fn delete_credential(&self, access_key: &str, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let tenant = owner_tenant(&mut tx, access_key).await?;
         sqlx::query("DELETE FROM credentials WHERE access_key = $1")
             .bind(access_key)

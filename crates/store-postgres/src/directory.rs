@@ -231,7 +231,7 @@ impl DirectoryStore for PostgresStore {
 
     async fn update_user_with_tokens(&self, write: &UserWrite<'_>) -> Result<User, StoreError> {
         let id = write.next.id.uuid();
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         if let Some(claim) = write.claim.filter(|_| write.changed) {
             check_contact_claim(&mut tx, write.next, claim).await?;
         }
@@ -269,7 +269,7 @@ impl DirectoryStore for PostgresStore {
     }
 
     async fn replace_user_token(&self, token: &UserToken) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         // Locking the user serialises concurrent replacements, so exactly one token survives.
         sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
             .bind(token.user_id.uuid())
@@ -309,7 +309,7 @@ impl DirectoryStore for PostgresStore {
         audit: &Audit,
     ) -> Result<User, StoreError> {
         let now = audit.at;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         // Deleting is the claim: of two requests with one token, only one gets the row.
         let claimed = sqlx::query(
             "DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
@@ -351,7 +351,7 @@ impl DirectoryStore for PostgresStore {
         audit: &Audit,
     ) -> Result<User, StoreError> {
         let now = audit.at;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let claimed = sqlx::query(
             "DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
              RETURNING user_id, new_email",
@@ -384,6 +384,7 @@ impl DirectoryStore for PostgresStore {
     }
 
     async fn purge_expired_user_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _writing = self.cache.writing();
         let done = sqlx::query("DELETE FROM user_tokens WHERE expires_at <= $1")
             .bind(now.micros())
             .execute(&self.pool)

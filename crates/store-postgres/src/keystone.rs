@@ -60,7 +60,7 @@ fn done_one(rows: u64) -> Result<(), StoreError> {
 #[async_trait]
 impl KeystoneStore for PostgresStore {
     async fn insert_role(&self, role: &KeystoneRole, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO roles (id, name, domain_id, description, immutable, created_at) \
              VALUES ($1,$2,$3,$4,$5,$6)",
@@ -108,7 +108,7 @@ impl KeystoneStore for PostgresStore {
         renamed: Option<(&str, &str)>,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE roles SET name = $1, description = $2 WHERE id = $3")
             .bind(&role.name)
             .bind(&role.description)
@@ -141,7 +141,7 @@ impl KeystoneStore for PostgresStore {
         held_as: &[String],
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let home = role_home(&mut tx, role).await?;
         record(
             &mut tx,
@@ -169,7 +169,7 @@ impl KeystoneStore for PostgresStore {
         implied: &KeystoneRole,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "INSERT INTO implied_roles (prior_role_id, implied_role_id) VALUES ($1, $2) \
              ON CONFLICT DO NOTHING",
@@ -193,7 +193,7 @@ impl KeystoneStore for PostgresStore {
         implied: &KeystoneRole,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "DELETE FROM implied_roles WHERE prior_role_id = $1 AND implied_role_id = $2",
         )
@@ -222,7 +222,7 @@ impl KeystoneStore for PostgresStore {
     }
 
     async fn insert_group(&self, group: &Group, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO groups (id, domain_id, name, description, created_at) \
              VALUES ($1,$2,$3,$4,$5)",
@@ -268,7 +268,7 @@ impl KeystoneStore for PostgresStore {
     }
 
     async fn update_group(&self, group: &Group, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE groups SET name = $1, description = $2 WHERE id = $3")
             .bind(&group.name)
             .bind(&group.description)
@@ -283,7 +283,7 @@ impl KeystoneStore for PostgresStore {
     }
 
     async fn delete_group(&self, group: &Group, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let change = Change::new(ObjectType::Group, group.id, group.domain_id, "delete");
         record(&mut tx, audit, change).await?;
         sqlx::query("DELETE FROM access_policies WHERE trustee_id = $1")
@@ -307,7 +307,7 @@ impl KeystoneStore for PostgresStore {
         user: &User,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -329,7 +329,7 @@ impl KeystoneStore for PostgresStore {
         user: &User,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group.id.uuid())
             .bind(user.id.uuid())
@@ -388,7 +388,7 @@ impl KeystoneStore for PostgresStore {
         home: TenantId,
         audit: &Audit,
     ) -> Result<AccessPolicy, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let held = sqlx::query(&format!(
             "SELECT {POLICY_COLUMNS} FROM access_policies \
              WHERE trustee_id = $1 AND tenant_id = $2 AND role = $3 AND reach = $4"
@@ -419,7 +419,7 @@ impl KeystoneStore for PostgresStore {
         home: TenantId,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "DELETE FROM access_policies WHERE trustee_id = $1 AND tenant_id = $2 \
              AND reach = ANY($3) AND role = ANY($4)",
@@ -464,14 +464,24 @@ impl KeystoneStore for PostgresStore {
     }
 
     async fn held_policies(&self, user: Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        let rows = sqlx::query(&format!(
+        if let Some(held) = self.cache.lookup(|e| e.held_policies.get(&user).cloned()) {
+            return Ok(held);
+        }
+        let sql = format!(
             "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 OR trustee_id IN \
              (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY created_at, id"
-        ))
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        rows.iter().map(policy_from_row).collect()
+        );
+        let read = async {
+            let rows = sqlx::query(&sql)
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+            rows.iter().map(policy_from_row).collect()
+        };
+        let keep = |e: &mut warden_store::read_cache::Entries, held: &Vec<AccessPolicy>| {
+            e.held_policies.insert(user, held.clone());
+        };
+        self.cache.read_through(read, keep).await
     }
 }

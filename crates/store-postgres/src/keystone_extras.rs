@@ -268,7 +268,7 @@ impl KeystoneExtrasStore for PostgresStore {
         audit: &Audit,
     ) -> Result<(), StoreError> {
         let id = config.domain_id.uuid();
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = match expected_version {
             None => sqlx::query(
                 "INSERT INTO domain_configs (domain_id, config, sensitive, version) \
@@ -316,7 +316,7 @@ impl KeystoneExtrasStore for PostgresStore {
         expected_version: i64,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM domain_configs WHERE domain_id = $1 AND version = $2")
             .bind(domain_id.uuid())
             .bind(expected_version)

@@ -9,6 +9,7 @@ mod catalog;
 mod clients;
 mod credentials;
 mod directory;
+mod feed;
 mod keystone;
 mod keystone_extras;
 mod policies;
@@ -17,7 +18,9 @@ mod tenants;
 #[cfg(test)]
 mod tests;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
+use warden_store::read_cache::{self, ReadCache, Writing};
 use warden_store::{
     Audit, BootstrapPlan, Change, ContactClaim, DirectoryStore as _, LoginFailures, ObjectType,
     SigningKeyRecord, Store, StoreError, UserCredentials, UserWrite,
@@ -66,6 +70,43 @@ const XUSER_INDEX: &str = "users_xuser";
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Reads every authenticated request makes, kept while no write intervenes: this node's
+    /// writes are counted as they run, other nodes' are told by the change feed.
+    cache: Arc<ReadCache>,
+    feed: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.feed.abort();
+    }
+}
+
+/// A write transaction of this node, counted by the read cache from before it begins until
+/// after it commits or rolls back. It is used as the connection it runs on.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    _writing: Writing,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        // The write counts as under way until this function returns, after the commit.
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
 }
 
 impl PostgresStore {
@@ -77,12 +118,29 @@ impl PostgresStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StoreError::Internal("bad PostgreSQL URL".to_owned()))?;
         migrate(&options).await?;
+        let cache = ReadCache::dark();
+        let feed = feed::follow(options.clone(), &cache);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.options([("statement_timeout", STATEMENT_TIMEOUT)]));
-        Ok(Self { pool })
+        Ok(Self { pool, cache, feed })
+    }
+
+    /// Begins a write transaction (see [`WriteTx`]).
+    pub(crate) async fn begin(&self) -> Result<WriteTx, StoreError> {
+        let writing = self.cache.writing();
+        let tx = self.pool.begin().await.map_err(map_err)?;
+        Ok(WriteTx {
+            tx,
+            _writing: writing,
+        })
+    }
+
+    /// Whether the change feed is connected, so that reads may be served from the cache.
+    pub fn change_feed_connected(&self) -> bool {
+        self.cache.is_lit()
     }
 }
 
@@ -306,6 +364,23 @@ impl PostgresStore {
         }
     }
 
+    /// The row `sql` finds by id (`$1`) and, when given, a list of token ids (`$2`), read
+    /// with `from_row`.
+    async fn optional_row<T>(
+        &self,
+        sql: &str,
+        id: uuid::Uuid,
+        jtis: Option<&[String]>,
+        from_row: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut query = sqlx::query(sql).bind(id);
+        if let Some(jtis) = jtis {
+            query = query.bind(jtis);
+        }
+        let row = query.fetch_optional(&self.pool).await.map_err(map_err)?;
+        row.map(|r| from_row(&r)).transpose()
+    }
+
     /// Tells apart "gone" and "changed" after a compare-and-set matched no row.
     async fn cas_failure(&self, table: &'static str, id: uuid::Uuid) -> StoreError {
         let sql = format!("SELECT 1 FROM {table} WHERE id = $1");
@@ -355,7 +430,7 @@ impl Store for PostgresStore {
     }
 
     async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         match Self::bootstrap_on(&mut tx, plan).await {
             Ok(true) => {}
             Ok(false) => return Ok(false),
@@ -379,13 +454,14 @@ impl Store for PostgresStore {
 
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        tenant_from_row(&row)
+        let read = self.optional_row(&sql, id.uuid(), None, tenant_from_row);
+        let keep = |e: &mut read_cache::Entries, found: &Option<Tenant>| {
+            e.tenants.insert(id, found.clone());
+        };
+        let found = self
+            .cache
+            .get_or_read(|e| e.tenants.get(&id).cloned(), read, keep);
+        found.await?.ok_or(StoreError::NotFound)
     }
 
     async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
@@ -399,7 +475,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_user(&self, user: &User, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         insert_user_on(&mut *tx, user, None).await?;
         audit::record(&mut tx, audit, Change::created_user(user)).await?;
         tx.commit().await.map_err(map_err)?;
@@ -413,7 +489,7 @@ impl Store for PostgresStore {
         claim: Option<&ContactClaim>,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         if let Some(claim) = claim {
             directory::check_contact_claim(&mut tx, user, claim).await?;
         }
@@ -425,13 +501,14 @@ impl Store for PostgresStore {
 
     async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        user_from_row(&row)
+        let read = self.optional_row(&sql, id.uuid(), None, user_from_row);
+        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
+            e.users.insert(id, found.clone());
+        };
+        let found = self
+            .cache
+            .get_or_read(|e| e.users.get(&id).cloned(), read, keep);
+        found.await?.ok_or(StoreError::NotFound)
     }
 
     async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError> {
@@ -487,7 +564,7 @@ impl Store for PostgresStore {
              pwd_status = coalesce($4, pwd_status), version = version + 1, updated_at = $2 \
              WHERE id = $3 RETURNING {USER_COLUMNS}"
         );
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&sql)
             .bind(password_hash)
             .bind(audit.at.micros())
@@ -514,6 +591,7 @@ impl Store for PostgresStore {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<(), StoreError> {
+        let _writing = self.cache.writing();
         // Only while the old hash is still there: a password set in the meantime wins.
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
             .bind(new_hash)
@@ -531,7 +609,7 @@ impl Store for PostgresStore {
         expected_version: i64,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let tenant: Option<uuid::Uuid> = sqlx::query_scalar(
             "DELETE FROM users WHERE id = $1 AND version = $2 RETURNING tenant_id",
         )
@@ -613,7 +691,7 @@ impl Store for PostgresStore {
         key: &SigningKeyRecord,
         activate: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         if activate {
             // Without the lock, two nodes activating at once would each retire only the key
             // they saw and leave two active keys; with it they activate one after the other.
@@ -654,13 +732,13 @@ impl Store for PostgresStore {
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND NOT EXISTS \
              (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
         );
-        let row = sqlx::query(&sql)
-            .bind(id.uuid())
-            .bind(jtis)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| user_from_row(&r)).transpose()
+        let key = (id, jtis.to_vec());
+        let read = self.optional_row(&sql, id.uuid(), Some(jtis), user_from_row);
+        let pick = |e: &read_cache::Entries| e.token_users.get(&key).cloned();
+        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
+            e.token_users.insert(key.clone(), found.clone());
+        };
+        self.cache.get_or_read(pick, read, keep).await
     }
 
     async fn token_client(
@@ -672,16 +750,17 @@ impl Store for PostgresStore {
             "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1 AND NOT EXISTS \
              (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
         );
-        let row = sqlx::query(&sql)
-            .bind(id.uuid())
-            .bind(jtis)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| client_from_row(&r)).transpose()
+        let key = (id, jtis.to_vec());
+        let read = self.optional_row(&sql, id.uuid(), Some(jtis), client_from_row);
+        let pick = |e: &read_cache::Entries| e.token_clients.get(&key).cloned();
+        let keep = |e: &mut read_cache::Entries, found: &Option<ApiClient>| {
+            e.token_clients.insert(key.clone(), found.clone());
+        };
+        self.cache.get_or_read(pick, read, keep).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        let _writing = self.cache.writing();
         sqlx::query(
             "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
         )
@@ -699,6 +778,7 @@ impl Store for PostgresStore {
         now: Timestamp,
         window_seconds: i64,
     ) -> Result<(), StoreError> {
+        let _writing = self.cache.writing();
         let window_open_after = now
             .micros()
             .saturating_sub(window_seconds.saturating_mul(1_000_000));
@@ -718,6 +798,7 @@ impl Store for PostgresStore {
     }
 
     async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError> {
+        let _writing = self.cache.writing();
         sqlx::query("UPDATE users SET login_failures = 0 WHERE id = $1 AND login_failures > 0")
             .bind(id.uuid())
             .execute(&self.pool)
@@ -727,7 +808,7 @@ impl Store for PostgresStore {
     }
 
     async fn unlock_user(&self, id: UserId, audit: &Audit) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         let tenant: Option<uuid::Uuid> = sqlx::query_scalar(
             "UPDATE users SET login_failures = 0 WHERE id = $1 RETURNING tenant_id",
         )
@@ -749,6 +830,7 @@ impl Store for PostgresStore {
     }
 
     async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError> {
+        let _writing = self.cache.writing();
         sqlx::query(
             "UPDATE users SET login_failures = login_failures - 1 WHERE id = $1 AND login_failures > 0",
         )
@@ -760,6 +842,7 @@ impl Store for PostgresStore {
     }
 
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _writing = self.cache.writing();
         let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
             .bind(now.micros())
             .execute(&self.pool)

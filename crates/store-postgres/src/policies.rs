@@ -40,7 +40,7 @@ impl PolicyStore for PostgresStore {
         policies: &[AccessPolicy],
         audit: &Audit,
     ) -> Result<Vec<AccessPolicy>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         // Serialise replacements of one trustee's set, so two concurrent PUTs cannot interleave.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
             .bind(trustee.to_string())

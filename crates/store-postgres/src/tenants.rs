@@ -137,7 +137,7 @@ impl TenantStore for PostgresStore {
         let parent_id = tenant
             .parent_id
             .ok_or_else(|| StoreError::Internal("a new tenant needs a parent".to_owned()))?;
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
         let parent = fetch_tenant(&mut tx, parent_id)
             .await?
@@ -159,7 +159,7 @@ impl TenantStore for PostgresStore {
         personal: &Tenant,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
         let parent = fetch_tenant(&mut tx, user.tenant_id)
             .await?
@@ -241,7 +241,7 @@ impl TenantStore for PostgresStore {
         expected_version: i64,
         audit: &Audit,
     ) -> Result<Tenant, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
         let current = fetch_tenant(&mut tx, next.id)
             .await?
@@ -335,7 +335,7 @@ impl TenantStore for PostgresStore {
         expected_version: i64,
         audit: &Audit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         advisory_xact_lock(&mut tx, TENANT_TREE_LOCK).await?;
         let current = fetch_tenant(&mut tx, id)
             .await?

@@ -521,7 +521,7 @@ impl KeystoneStore for SqliteStore {
             .map_err(map_err)?;
             rows.iter().map(policy_from_row).collect()
         };
-        let keep = |e: &mut crate::read_cache::Entries, held: &Vec<AccessPolicy>| {
+        let keep = |e: &mut warden_store::read_cache::Entries, held: &Vec<AccessPolicy>| {
             e.held_policies.insert(user, held.clone());
         };
         self.cache.read_through(read, keep).await

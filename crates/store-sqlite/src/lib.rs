@@ -11,12 +11,11 @@ mod directory;
 mod keystone;
 mod keystone_extras;
 mod policies;
-mod read_cache;
 mod rows;
 mod tenants;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,10 +29,10 @@ use warden_store::{
     SigningKeyRecord, Store, StoreError, UserCredentials, UserWrite,
 };
 
-use read_cache::ReadCache;
 use rows::{
     client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, USER_COLUMNS,
 };
+use warden_store::read_cache::{self, ReadCache, Writing};
 
 /// The migrations of this backend, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -63,24 +62,30 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let cache = Arc::new(ReadCache::default());
-        let (taken, opened, returned) = (cache.clone(), cache.clone(), cache.clone());
-        // The writer's hand-outs and returns drive the read cache (see `read_cache`). A
-        // connection closed without being returned leaves the writer "busy" until the next
-        // write's return: the cache is then bypassed, never stale.
+        let cache = ReadCache::lit();
+        // Every write goes through the one writer connection, so its hand-outs and returns
+        // tell the read cache when a write is under way (see `read_cache`). A connection
+        // closed without being returned leaves the write "under way" until the next one is
+        // handed out and returned: the cache is then bypassed, never stale.
+        let writing: Arc<Mutex<Option<Writing>>> = Arc::default();
+        let (taken, opened, returned) = (
+            (cache.clone(), writing.clone()),
+            (cache.clone(), writing.clone()),
+            writing,
+        );
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |_, _| {
-                opened.writer_taken();
+                hand_out(&opened.0, &opened.1);
                 Box::pin(async { Ok(()) })
             })
             .before_acquire(move |_, _| {
-                taken.writer_taken();
+                hand_out(&taken.0, &taken.1);
                 Box::pin(async { Ok(true) })
             })
             .after_release(move |_, _| {
-                returned.writer_returned();
+                lock(&returned).take();
                 Box::pin(async { Ok(true) })
             })
             .connect_with(options.clone())
@@ -102,6 +107,17 @@ impl SqliteStore {
             cache,
         })
     }
+}
+
+/// The writer connection is handed out: a write begins (ending one left by a connection that
+/// was closed instead of returned).
+fn hand_out(cache: &Arc<ReadCache>, writing: &Mutex<Option<Writing>>) {
+    let next = cache.writing();
+    *lock(writing) = Some(next);
+}
+
+fn lock(writing: &Mutex<Option<Writing>>) -> std::sync::MutexGuard<'_, Option<Writing>> {
+    writing.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {

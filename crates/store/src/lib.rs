@@ -11,6 +11,7 @@ mod keystone;
 mod keystone_extras;
 pub mod paths;
 mod policies;
+pub mod read_cache;
 mod tenants;
 
 pub use app_credentials::{app_credential_revocation_key, AppCredentialRecord, AppCredentialStore};

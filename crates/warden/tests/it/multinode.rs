@@ -12,8 +12,22 @@ use warden::{Application, Settings};
 
 use crate::helpers::*;
 
-/// How long a change on one node may take to show on the others.
+/// How long a change on one node may take to show on the others: signing keys are reloaded
+/// on an interval; cached reads are told by the change feed, typically within a millisecond.
 const PROPAGATION: Duration = Duration::from_secs(5);
+
+/// Polls `check` until it holds, failing after `PROPAGATION`.
+async fn within_propagation<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PROPAGATION;
+    while !check().await {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
 
 fn admin_url() -> String {
     postgres_admin_url()
@@ -61,7 +75,8 @@ async fn nodes_started_together_bootstrap_once_and_accept_each_others_tokens() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
+            let status = r.status();
+            assert_eq!(status, StatusCode::OK, "{}", r.text().await.unwrap());
         }
     }
 }
@@ -117,9 +132,17 @@ async fn disabling_a_user_changing_a_password_or_revoking_a_token_fails_it_on_ev
             .bearer_auth(token.to_owned())
             .send()
     };
+    // Every node refuses the token once the change has reached it (its read cache is told by
+    // the change feed), and from then on.
     let all_refuse = |token: String| {
         let nodes = &nodes;
         async move {
+            for node in nodes {
+                within_propagation(&format!("{} refuses the token", node.url), || async {
+                    me(node, &token).await.unwrap().status() == StatusCode::UNAUTHORIZED
+                })
+                .await;
+            }
             for node in nodes {
                 assert_eq!(
                     me(node, &token).await.unwrap().status(),
@@ -239,8 +262,13 @@ async fn concurrent_updates_across_three_nodes_lose_nothing_and_merge_nothing() 
         .into_iter()
         .flat_map(|w| w.unwrap())
         .collect();
-    let final_user = nodes[1].get_user(&id).await;
     let total_wins = wins.len() as i64 + 1;
+    // The last write may have been another node's: node 1 reads it once told.
+    within_propagation("node 1 reads the last version", || async {
+        nodes[1].get_user(&id).await["version"].as_i64() == Some(initial + total_wins)
+    })
+    .await;
+    let final_user = nodes[1].get_user(&id).await;
     assert_eq!(
         final_user["version"].as_i64().unwrap(),
         initial + total_wins
@@ -315,14 +343,25 @@ async fn a_database_outage_answers_503_fast_and_the_node_recovers() {
     // Let the aborted connection tasks drop their sockets.
     tokio::task::yield_now().await;
     let started = Instant::now();
-    let r = node
-        .http
-        .get(node.at(&format!("/api/2/users/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(account_error(r, StatusCode::SERVICE_UNAVAILABLE).await, 503);
+    // Until its change feed sees the cut, the node may still answer reads it has cached (and
+    // that are still right); from then on every read goes to the database.
+    within_propagation("the node notices the outage", || async {
+        let r = node
+            .http
+            .get(node.at(&format!("/api/2/users/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        match r.status() {
+            StatusCode::OK => false,
+            _ => {
+                assert_eq!(account_error(r, StatusCode::SERVICE_UNAVAILABLE).await, 503);
+                true
+            }
+        }
+    })
+    .await;
     let r = node
         .http
         .get(node.at("/v3/auth/tokens"))
