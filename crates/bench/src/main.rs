@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use warden_bench::orchestrate::procs::Launcher;
 use warden_bench::orchestrate::report::{markdown_table, text_table};
-use warden_bench::orchestrate::{Bench, Config, Sizes};
+use warden_bench::orchestrate::{Bench, Config, Part, Sizes};
 
 #[derive(Parser, Debug)]
 #[command(about = "Benchmarks Warden against baselines measured in the same run")]
@@ -46,6 +46,10 @@ struct Args {
     /// Signing algorithm of the server and of the signature baseline.
     #[arg(long, env = "BENCH_SIGNING_ALG", default_value = "RS256")]
     signing_alg: String,
+    /// Runs only these parts (repeatable): `sqlite` (B1–B3, B5–B9), `postgres` (B4),
+    /// `keystone` (the comparison with an installed Keystone). All of them by default.
+    #[arg(long, value_enum, env = "BENCH_ONLY", value_delimiter = ',')]
+    only: Vec<Part>,
 }
 
 fn machine() -> String {
@@ -88,6 +92,11 @@ fn main() -> Result<()> {
         profile: args.profile,
         postgres_url: args.postgres_url,
         signing_alg: args.signing_alg,
+        parts: if args.only.is_empty() {
+            vec![Part::Sqlite, Part::Postgres, Part::Keystone]
+        } else {
+            args.only
+        },
         sizes: if args.smoke {
             Sizes::smoke()
         } else {
