@@ -134,7 +134,14 @@ impl KeyRing {
     pub async fn init(&self, alg: SigningAlg, now: Timestamp) -> Result<(), DomainError> {
         self.reload().await?;
         if self.active().is_none() {
-            self.rotate(alg, now).await?;
+            // Only if no other node got there first: nodes starting together on an empty
+            // database share one key instead of each activating (and retiring) its own.
+            let record = generate(alg, &self.kek, now)?;
+            self.store
+                .insert_first_signing_key(&record)
+                .await
+                .map_err(store_error)?;
+            self.reload().await?;
         }
         Ok(())
     }

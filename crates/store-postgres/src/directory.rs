@@ -7,8 +7,9 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 use warden_domain::{Email, Timestamp, User, UserId};
+use warden_store::read_cache::Scope;
 use warden_store::{
-    Audit, Change, ContactClaim, DirectoryStore, StoreError, UserListQuery, UserToken,
+    Audit, Change, ContactClaim, DirectoryStore, ObjectType, StoreError, UserListQuery, UserToken,
     UserTokenPurpose, UserWrite,
 };
 
@@ -73,13 +74,14 @@ async fn update_user_on<'c, E>(
     executor: E,
     next: &User,
     expected_version: i64,
-    now: Timestamp,
+    audit: &Audit,
+    record_in_statement: bool,
 ) -> Result<Option<PgRow>, StoreError>
 where
     E: sqlx::Executor<'c, Database = Postgres>,
 {
     let c = &next.contact;
-    let sql = format!(
+    let update = format!(
         "UPDATE users SET login = $1, login_key = $2, email = $3, areacode = $4, phone = $5, \
          firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
          state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
@@ -88,7 +90,21 @@ where
          pwd_status = $26, access_mode = $27, xuser_type = $28, xuser_id = $29, extra = $30 \
          WHERE id = $24 AND version = $25 RETURNING {USER_COLUMNS}"
     );
-    sqlx::query(&sql)
+    // The update and its audit event as one statement, so one round trip and no transaction
+    // to open and commit: the event is written exactly when the compare-and-set matched.
+    let change = Change::new(ObjectType::User, next.id, next.tenant_id, "update")
+        .versions(Some(expected_version), Some(expected_version + 1));
+    let sql = if record_in_statement {
+        format!(
+            "WITH u AS ({update}), e AS (INSERT INTO audit_events (at, actor_kind, actor_id, \
+             tenant_id, tenant_path, object_type, object_id, action, old_version, new_version, \
+             request_id) SELECT $23, $31, $32, t.id, t.path, $33, $34, $35, $25, $25 + 1, $36 \
+             FROM u JOIN tenants t ON t.id = u.tenant_id) SELECT * FROM u"
+        )
+    } else {
+        update
+    };
+    let query = sqlx::query(&sql)
         .bind(next.login.as_str())
         .bind(next.login.key())
         .bind(c.email.as_ref().map(|e| e.as_str()))
@@ -111,17 +127,26 @@ where
         .bind(&next.description)
         .bind(next.default_project_id.map(|p| p.uuid()))
         .bind(next.tokens_not_before.micros())
-        .bind(now.micros())
+        .bind(audit.at.micros())
         .bind(next.id.uuid())
         .bind(expected_version)
         .bind(next.iam.pwd_status)
         .bind(next.iam.access_mode.as_str())
         .bind(next.iam.external.as_ref().map(|x| x.xuser_type()))
         .bind(next.iam.external.as_ref().map(|x| x.xuser_id()))
-        .bind(Json(&next.extra))
-        .fetch_optional(executor)
-        .await
-        .map_err(map_err)
+        .bind(Json(&next.extra));
+    let query = if record_in_statement {
+        query
+            .bind(audit.actor.kind())
+            .bind(audit.actor_id(&change))
+            .bind(change.object_type.as_str())
+            .bind(&change.object_id)
+            .bind(change.action)
+            .bind(&audit.request_id)
+    } else {
+        query
+    };
+    query.fetch_optional(executor).await.map_err(map_err)
 }
 
 /// Arbitrary first key of the transaction-scoped advisory locks that serialise contact claims
@@ -231,12 +256,40 @@ impl DirectoryStore for PostgresStore {
 
     async fn update_user_with_tokens(&self, write: &UserWrite<'_>) -> Result<User, StoreError> {
         let id = write.next.id.uuid();
+        let plain = write.changed
+            && write.claim.is_none()
+            && write.revoke.is_none()
+            && write.issue.is_none();
+        if plain {
+            // A change with nothing beside it: one statement, with its audit event, that
+            // changes this user's row and nothing else a node caches.
+            let _writing = self.cache.writing_on(Scope::User(write.next.id));
+            let row = update_user_on(
+                &self.pool,
+                write.next,
+                write.expected_version,
+                write.audit,
+                true,
+            )
+            .await?;
+            return match row {
+                Some(row) => user_from_row(&row),
+                None => Err(self.cas_failure("users", id).await),
+            };
+        }
         let mut tx = self.begin().await?;
         if let Some(claim) = write.claim.filter(|_| write.changed) {
             check_contact_claim(&mut tx, write.next, claim).await?;
         }
         let row = if write.changed {
-            update_user_on(&mut *tx, write.next, write.expected_version, write.audit.at).await?
+            update_user_on(
+                &mut *tx,
+                write.next,
+                write.expected_version,
+                write.audit,
+                false,
+            )
+            .await?
         } else {
             // The row lock keeps a concurrent change from slipping between this check and the
             // tokens written below.

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::task::JoinHandle;
-use warden_store::read_cache::ReadCache;
+use warden_domain::UserId;
+use warden_store::read_cache::{ReadCache, Scope};
 
 /// The channel the triggers notify.
 const CHANNEL: &str = "warden_changes";
@@ -36,8 +37,8 @@ pub(crate) fn follow(options: PgConnectOptions, cache: &Arc<ReadCache>) -> JoinH
                     }
                     pause = FIRST_PAUSE;
                     // `None` is a lost connection; an error, one that cannot be used.
-                    while let Ok(Some(_)) = listener.try_recv().await {
-                        if !tell(&cache, |c| c.changed_elsewhere()) {
+                    while let Ok(Some(note)) = listener.try_recv().await {
+                        if !tell(&cache, |c| c.changed_elsewhere(scope_of(note.payload()))) {
                             return;
                         }
                     }
@@ -73,6 +74,15 @@ async fn listen(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
+/// What a notification says changed: one user's row (`u:<id>`), one revocation (`r:<jti>`),
+/// or anything (an empty or unknown payload).
+fn scope_of(payload: &str) -> Option<Scope<'_>> {
+    if let Some(id) = payload.strip_prefix("u:") {
+        return UserId::parse(id).map(Scope::User);
+    }
+    payload.strip_prefix("r:").map(Scope::Token)
+}
+
 /// Runs `what` on the cache if the store still holds it; `false` once it is gone.
 fn tell(cache: &Weak<ReadCache>, what: impl FnOnce(&ReadCache)) -> bool {
     match cache.upgrade() {
@@ -81,5 +91,20 @@ fn tell(cache: &Weak<ReadCache>, what: impl FnOnce(&ReadCache)) -> bool {
             true
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_a_user_a_revocation_or_anything() {
+        let id = UserId::new_random();
+        assert!(matches!(scope_of(&format!("u:{id}")), Some(Scope::User(u)) if u == id));
+        assert!(matches!(scope_of("r:abc"), Some(Scope::Token("abc"))));
+        assert!(scope_of("").is_none());
+        assert!(scope_of("u:not-a-uuid").is_none());
+        assert!(scope_of("x:1").is_none());
     }
 }

@@ -464,9 +464,6 @@ impl KeystoneStore for PostgresStore {
     }
 
     async fn held_policies(&self, user: Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        if let Some(held) = self.cache.lookup(|e| e.held_policies.get(&user).cloned()) {
-            return Ok(held);
-        }
         let sql = format!(
             "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 OR trustee_id IN \
              (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY created_at, id"
@@ -479,9 +476,6 @@ impl KeystoneStore for PostgresStore {
                 .map_err(map_err)?;
             rows.iter().map(policy_from_row).collect()
         };
-        let keep = |e: &mut warden_store::read_cache::Entries, held: &Vec<AccessPolicy>| {
-            e.held_policies.insert(user, held.clone());
-        };
-        self.cache.read_through(read, keep).await
+        self.cache.held_policies(user, read).await
     }
 }

@@ -28,7 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, Timestamp, User, UserId};
-use warden_store::read_cache::{self, ReadCache, Writing};
+use warden_store::read_cache::{ReadCache, Scope, Writing};
 use warden_store::{
     Audit, BootstrapPlan, Change, ContactClaim, DirectoryStore as _, LoginFailures, ObjectType,
     SigningKeyRecord, Store, StoreError, UserCredentials, UserWrite,
@@ -326,6 +326,26 @@ where
     Ok(())
 }
 
+async fn insert_signing_key_on(
+    conn: &mut PgConnection,
+    key: &SigningKeyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, state, private_key_encrypted, public_jwk, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(key.state.as_str())
+    .bind(&key.private_key_encrypted)
+    .bind(&key.public_jwk)
+    .bind(key.created_at.micros())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 /// Takes a transaction-scoped advisory lock, released by commit or rollback.
 async fn advisory_xact_lock(conn: &mut PgConnection, key: i64) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -455,13 +475,10 @@ impl Store for PostgresStore {
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
         let read = self.optional_row(&sql, id.uuid(), None, tenant_from_row);
-        let keep = |e: &mut read_cache::Entries, found: &Option<Tenant>| {
-            e.tenants.insert(id, found.clone());
-        };
-        let found = self
-            .cache
-            .get_or_read(|e| e.tenants.get(&id).cloned(), read, keep);
-        found.await?.ok_or(StoreError::NotFound)
+        self.cache
+            .tenant(id, read)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
@@ -502,13 +519,7 @@ impl Store for PostgresStore {
     async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let read = self.optional_row(&sql, id.uuid(), None, user_from_row);
-        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
-            e.users.insert(id, found.clone());
-        };
-        let found = self
-            .cache
-            .get_or_read(|e| e.users.get(&id).cloned(), read, keep);
-        found.await?.ok_or(StoreError::NotFound)
+        self.cache.user(id, read).await?.ok_or(StoreError::NotFound)
     }
 
     async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError> {
@@ -591,7 +602,7 @@ impl Store for PostgresStore {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<(), StoreError> {
-        let _writing = self.cache.writing();
+        let _writing = self.cache.writing_on(Scope::User(id));
         // Only while the old hash is still there: a password set in the meantime wins.
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
             .bind(new_hash)
@@ -669,12 +680,15 @@ impl Store for PostgresStore {
         let sql = format!(
             "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 ORDER BY created_at, id"
         );
-        let rows = sqlx::query(&sql)
-            .bind(trustee)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(policy_from_row).collect()
+        let read = async {
+            let rows = sqlx::query(&sql)
+                .bind(trustee)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+            rows.iter().map(policy_from_row).collect()
+        };
+        self.cache.policies(trustee, read).await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -701,21 +715,25 @@ impl Store for PostgresStore {
                 .await
                 .map_err(map_err)?;
         }
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, state, private_key_encrypted, public_jwk, created_at) \
-             VALUES ($1,$2,$3,$4,$5,$6)",
-        )
-        .bind(&key.kid)
-        .bind(&key.alg)
-        .bind(key.state.as_str())
-        .bind(&key.private_key_encrypted)
-        .bind(&key.public_jwk)
-        .bind(key.created_at.micros())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        insert_signing_key_on(&mut tx, key).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
+    }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        // Nodes starting together take turns here: the first inserts, the others find it.
+        advisory_xact_lock(&mut tx, SIGNING_KEY_LOCK).await?;
+        let active = sqlx::query("SELECT 1 FROM signing_keys WHERE state = 'active'")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if active.is_some() {
+            return Ok(false);
+        }
+        insert_signing_key_on(&mut tx, key).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
@@ -732,13 +750,8 @@ impl Store for PostgresStore {
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND NOT EXISTS \
              (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
         );
-        let key = (id, jtis.to_vec());
         let read = self.optional_row(&sql, id.uuid(), Some(jtis), user_from_row);
-        let pick = |e: &read_cache::Entries| e.token_users.get(&key).cloned();
-        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
-            e.token_users.insert(key.clone(), found.clone());
-        };
-        self.cache.get_or_read(pick, read, keep).await
+        self.cache.token_user(id, jtis, read).await
     }
 
     async fn token_client(
@@ -750,17 +763,12 @@ impl Store for PostgresStore {
             "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1 AND NOT EXISTS \
              (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
         );
-        let key = (id, jtis.to_vec());
         let read = self.optional_row(&sql, id.uuid(), Some(jtis), client_from_row);
-        let pick = |e: &read_cache::Entries| e.token_clients.get(&key).cloned();
-        let keep = |e: &mut read_cache::Entries, found: &Option<ApiClient>| {
-            e.token_clients.insert(key.clone(), found.clone());
-        };
-        self.cache.get_or_read(pick, read, keep).await
+        self.cache.token_client(id, jtis, read).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
-        let _writing = self.cache.writing();
+        let _writing = self.cache.writing_on(Scope::Token(jti));
         sqlx::query(
             "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
         )
@@ -778,7 +786,7 @@ impl Store for PostgresStore {
         now: Timestamp,
         window_seconds: i64,
     ) -> Result<(), StoreError> {
-        let _writing = self.cache.writing();
+        let _writing = self.cache.writing_on(Scope::User(id));
         let window_open_after = now
             .micros()
             .saturating_sub(window_seconds.saturating_mul(1_000_000));
@@ -798,7 +806,7 @@ impl Store for PostgresStore {
     }
 
     async fn clear_login_failures(&self, id: UserId) -> Result<(), StoreError> {
-        let _writing = self.cache.writing();
+        let _writing = self.cache.writing_on(Scope::User(id));
         sqlx::query("UPDATE users SET login_failures = 0 WHERE id = $1 AND login_failures > 0")
             .bind(id.uuid())
             .execute(&self.pool)
@@ -830,7 +838,7 @@ impl Store for PostgresStore {
     }
 
     async fn forgive_login_failure(&self, id: UserId) -> Result<(), StoreError> {
-        let _writing = self.cache.writing();
+        let _writing = self.cache.writing_on(Scope::User(id));
         sqlx::query(
             "UPDATE users SET login_failures = login_failures - 1 WHERE id = $1 AND login_failures > 0",
         )

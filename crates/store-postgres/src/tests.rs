@@ -640,6 +640,40 @@ async fn nodes_activating_keys_together_leave_exactly_one_active() {
     db.drop_db().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_creating_the_first_key_together_store_exactly_one() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(PostgresStore::open(&db.url, 2).await.unwrap()));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&stores[i % stores.len()]);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .insert_first_signing_key(&key(&format!("k{i}"), KeyState::Active, i as i64))
+                    .await
+            })
+        })
+        .collect();
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += usize::from(task.await.unwrap().unwrap());
+    }
+    assert_eq!(inserted, 1);
+    let keys = stores[0].signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].state, KeyState::Active);
+    drop(stores);
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn revoked_tokens_are_remembered_until_they_expire() {
     let Some(db) = TestDb::create().await else {

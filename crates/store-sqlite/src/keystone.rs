@@ -505,9 +505,6 @@ impl KeystoneStore for SqliteStore {
     }
 
     async fn held_policies(&self, user: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        if let Some(held) = self.cache.lookup(|e| e.held_policies.get(&user).cloned()) {
-            return Ok(held);
-        }
         let id = user.to_string();
         let read = async {
             let rows = sqlx::query(
@@ -521,9 +518,6 @@ impl KeystoneStore for SqliteStore {
             .map_err(map_err)?;
             rows.iter().map(policy_from_row).collect()
         };
-        let keep = |e: &mut warden_store::read_cache::Entries, held: &Vec<AccessPolicy>| {
-            e.held_policies.insert(user, held.clone());
-        };
-        self.cache.read_through(read, keep).await
+        self.cache.held_policies(user, read).await
     }
 }

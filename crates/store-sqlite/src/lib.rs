@@ -32,7 +32,7 @@ use warden_store::{
 use rows::{
     client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, USER_COLUMNS,
 };
-use warden_store::read_cache::{self, ReadCache, Writing};
+use warden_store::read_cache::{ReadCache, Writing};
 
 /// The migrations of this backend, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -219,11 +219,27 @@ where
     Ok(())
 }
 
+async fn insert_signing_key_on(
+    conn: &mut sqlx::SqliteConnection,
+    key: &SigningKeyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, state, private_key_encrypted, public_jwk, created_at) VALUES (?,?,?,?,?,?)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(key.state.as_str())
+    .bind(&key.private_key_encrypted)
+    .bind(key.public_jwk.to_string())
+    .bind(key.created_at.micros())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl SqliteStore {
     async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        if let Some(found) = self.cache.lookup(|e| e.users.get(&id).cloned()) {
-            return Ok(found);
-        }
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
         let read = async {
             let row = sqlx::query(&sql)
@@ -233,10 +249,7 @@ impl SqliteStore {
                 .map_err(map_err)?;
             row.map(|r| user_from_row(&r)).transpose()
         };
-        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
-            e.users.insert(id, found.clone());
-        };
-        self.cache.read_through(read, keep).await
+        self.cache.user(id, read).await
     }
 
     async fn credentials(
@@ -340,24 +353,18 @@ impl Store for SqliteStore {
     }
 
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
-        let found = match self.cache.lookup(|e| e.tenants.get(&id).cloned()) {
-            Some(found) => found,
-            None => {
-                let read = async {
-                    let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
-                        .bind(id.to_string())
-                        .fetch_optional(&self.reader)
-                        .await
-                        .map_err(map_err)?;
-                    row.map(|r| tenant_from_row(&r)).transpose()
-                };
-                let keep = |e: &mut read_cache::Entries, found: &Option<Tenant>| {
-                    e.tenants.insert(id, found.clone());
-                };
-                self.cache.read_through(read, keep).await?
-            }
+        let read = async {
+            let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(map_err)?;
+            row.map(|r| tenant_from_row(&r)).transpose()
         };
-        found.ok_or(StoreError::NotFound)
+        self.cache
+            .tenant(id, read)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
@@ -549,14 +556,17 @@ impl Store for SqliteStore {
     }
 
     async fn policies_of(&self, trustee: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM access_policies WHERE trustee_id = ? ORDER BY created_at, id",
-        )
-        .bind(trustee.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?;
-        rows.iter().map(policy_from_row).collect()
+        let read = async {
+            let rows = sqlx::query(
+                "SELECT * FROM access_policies WHERE trustee_id = ? ORDER BY created_at, id",
+            )
+            .bind(trustee.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+            rows.iter().map(policy_from_row).collect()
+        };
+        self.cache.policies(trustee, read).await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -579,20 +589,24 @@ impl Store for SqliteStore {
                 .await
                 .map_err(map_err)?;
         }
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, state, private_key_encrypted, public_jwk, created_at) VALUES (?,?,?,?,?,?)",
-        )
-        .bind(&key.kid)
-        .bind(&key.alg)
-        .bind(key.state.as_str())
-        .bind(&key.private_key_encrypted)
-        .bind(key.public_jwk.to_string())
-        .bind(key.created_at.micros())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        insert_signing_key_on(&mut tx, key).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
+    }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
+        // The one writer connection makes the check and the insert one step.
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let active = sqlx::query("SELECT 1 FROM signing_keys WHERE state = 'active'")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if active.is_some() {
+            return Ok(false);
+        }
+        insert_signing_key_on(&mut tx, key).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
@@ -605,10 +619,6 @@ impl Store for SqliteStore {
     }
 
     async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
-        let key = (id, jtis.to_vec());
-        if let Some(found) = self.cache.lookup(|e| e.token_users.get(&key).cloned()) {
-            return Ok(found);
-        }
         // The ids travel as one JSON array; `json_each` unpacks it for the primary-key probes.
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND NOT EXISTS \
@@ -623,10 +633,7 @@ impl Store for SqliteStore {
                 .map_err(map_err)?;
             row.map(|r| user_from_row(&r)).transpose()
         };
-        let keep = |e: &mut read_cache::Entries, found: &Option<User>| {
-            e.token_users.insert(key, found.clone());
-        };
-        self.cache.read_through(read, keep).await
+        self.cache.token_user(id, jtis, read).await
     }
 
     async fn token_client(
@@ -634,10 +641,6 @@ impl Store for SqliteStore {
         jtis: &[String],
         id: ClientId,
     ) -> Result<Option<ApiClient>, StoreError> {
-        let key = (id, jtis.to_vec());
-        if let Some(found) = self.cache.lookup(|e| e.token_clients.get(&key).cloned()) {
-            return Ok(found);
-        }
         let read = async {
             let row = sqlx::query(
                 "SELECT * FROM api_clients WHERE id = ? AND NOT EXISTS \
@@ -650,10 +653,7 @@ impl Store for SqliteStore {
             .map_err(map_err)?;
             row.map(|r| client_from_row(&r)).transpose()
         };
-        let keep = |e: &mut read_cache::Entries, found: &Option<ApiClient>| {
-            e.token_clients.insert(key, found.clone());
-        };
-        self.cache.read_through(read, keep).await
+        self.cache.token_client(id, jtis, read).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
@@ -739,5 +739,33 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_store::{KeyState, SigningKeyRecord, Store};
+
+    fn key(kid: &str) -> SigningKeyRecord {
+        SigningKeyRecord {
+            kid: kid.to_owned(),
+            alg: "EdDSA".to_owned(),
+            state: KeyState::Active,
+            private_key_encrypted: vec![1, 2, 3],
+            public_jwk: serde_json::json!({"kid": kid}),
+            created_at: warden_domain::Timestamp::EPOCH,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_key_is_inserted_only_while_none_is_active() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::SqliteStore::open(&url).await.unwrap();
+        assert!(store.insert_first_signing_key(&key("a")).await.unwrap());
+        assert!(!store.insert_first_signing_key(&key("b")).await.unwrap());
+        let keys = store.signing_keys().await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid, "a");
     }
 }

@@ -245,6 +245,11 @@ pub trait Store:
         activate: bool,
     ) -> Result<(), StoreError>;
 
+    /// Inserts `key` as the active key only if none is active, atomically among all nodes:
+    /// nodes starting together on an empty database all end up with the same one. Returns
+    /// whether it was inserted.
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError>;
+
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 
     /// The user a token names, read together with the token's revocation in one round trip:

@@ -1,27 +1,32 @@
 //! A node's cache of the reads every authenticated request makes: a token's subject with its
-//! revocation check, the subject's held policies, a user and a tenant by id. Both backends
-//! keep one.
+//! revocation check, the subject's held policies, a user and a tenant by id, and the policies
+//! granted to a user (read before a user is changed). Both backends keep one.
 //!
-//! A cached answer is good while nothing it came from may have changed. The cache does not
-//! know what a write changes, only that one happens, from two sources:
+//! A cached answer is good while nothing it came from may have changed. Each answer is kept
+//! with the *stamp* it was read under: the global generation, and the counters of the scopes
+//! it depends on (the user it is about, the token ids it checked for revocation). Writes
+//! advance them, from two sources:
 //!
 //! - **the node's own writes**, each held as a [`Writing`] from before its transaction begins
-//!   until after it has committed or rolled back. Taking one advances the *generation*; while
-//!   any is held nothing is served from the cache or put into it. From the moment a write is
-//!   committed, no request of this node sees what it replaced.
+//!   until after it has committed or rolled back. A write that says what it changes (one
+//!   user's row, one revocation) advances that scope's counter, any other the generation —
+//!   both when it begins and when it ends.
 //! - **other nodes' writes** (PostgreSQL only), told by the database's change feed:
-//!   [`ReadCache::changed_elsewhere`] advances the generation when one is committed. Until the
-//!   feed is connected, and whenever it is lost, the cache is *dark*: every read goes to the
-//!   database, and coming back advances the generation, so nothing cached before the gap is
-//!   used after it.
+//!   [`ReadCache::changed_elsewhere`] advances the same counters once the write is committed.
+//!   Until the feed is connected, and whenever it is lost, the cache is *dark*: every read
+//!   goes to the database, and coming back advances the generation, so nothing cached before
+//!   the gap is used after it.
 //!
-//! Entries belong to one generation and are used only while it is current. A read fills the
-//! cache only if its generation was current, the cache lit and no write held from its start
-//! to its end. A write makes the whole cache stale; a workload of reads keeps it warm.
-//! Entries are bounded; the cache is emptied when full.
+//! An answer is served only while its stamp is current, and kept only if the stamp did not
+//! move while it was read. So once a write is acknowledged (after it ended) no request sees
+//! what it replaced: an answer read before the write's end carries a stamp that end moved.
+//! Scope counters are striped (a write on one user also stales the few users sharing its
+//! stripe); a write of the generation stales everything. Entries are bounded; the cache is
+//! emptied when full.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, User, UserId};
@@ -31,17 +36,54 @@ use crate::StoreError;
 /// At most this many entries (of all kinds) are kept.
 const CAPACITY: usize = 20_000;
 
-/// Cached reads, each as the store answered it (absence included).
+/// Counters the scoped writes are spread over.
+const STRIPES: usize = 1024;
+
+/// What a write changes, or a read depends on, short of everything.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// One user's row.
+    User(UserId),
+    /// The revocation of one token id.
+    Token(&'a str),
+}
+
+impl Scope<'_> {
+    fn stripe(&self) -> usize {
+        // `new` hashes alike in every instance: stripes need spreading, not secrecy.
+        let mut hasher = std::hash::DefaultHasher::new();
+        match self {
+            Scope::User(id) => (0u8, id).hash(&mut hasher),
+            Scope::Token(jti) => (1u8, jti).hash(&mut hasher),
+        }
+        (hasher.finish() % STRIPES as u64) as usize
+    }
+}
+
+/// The counters an answer was read under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    generation: u64,
+    /// The sum of the counters of the scopes read; they only grow, so an equal sum means none
+    /// moved.
+    scoped: u64,
+}
+
+type Stamped<K, V> = HashMap<K, (Stamp, V)>;
+
+/// Cached reads, each as the store answered it (absence included), with its stamp.
 #[derive(Default)]
 pub struct Entries {
     generation: u64,
     len: usize,
-    pub users: HashMap<UserId, Option<User>>,
-    pub tenants: HashMap<TenantId, Option<Tenant>>,
+    users: Stamped<UserId, Option<User>>,
+    tenants: Stamped<TenantId, Option<Tenant>>,
     /// A token's subject, keyed by the subject and the token ids checked for revocation.
-    pub token_users: HashMap<(UserId, Vec<String>), Option<User>>,
-    pub token_clients: HashMap<(ClientId, Vec<String>), Option<ApiClient>>,
-    pub held_policies: HashMap<uuid::Uuid, Vec<AccessPolicy>>,
+    token_users: Stamped<(UserId, Vec<String>), Option<User>>,
+    token_clients: Stamped<(ClientId, Vec<String>), Option<ApiClient>>,
+    held_policies: Stamped<uuid::Uuid, Vec<AccessPolicy>>,
+    /// The policies granted to a trustee directly.
+    policies: Stamped<uuid::Uuid, Vec<AccessPolicy>>,
 }
 
 impl Entries {
@@ -53,14 +95,9 @@ impl Entries {
     }
 }
 
-/// Proof that no write was running when a read began: the generation it may fill.
-#[derive(Clone, Copy, Debug)]
-struct Ticket(u64);
-
 pub struct ReadCache {
     generation: AtomicU64,
-    /// Writes of this node under way.
-    writes: AtomicUsize,
+    stripes: Box<[AtomicU64]>,
     /// Whether every write that could make an entry stale is seen (see the module notes).
     lit: AtomicBool,
     entries: RwLock<Entries>,
@@ -69,11 +106,14 @@ pub struct ReadCache {
 /// A write of this node under way; dropping it ends the write. Hold one from before the
 /// write's transaction begins until after it commits or rolls back.
 #[must_use = "the write counts as under way only while this is held"]
-pub struct Writing(Arc<ReadCache>);
+pub struct Writing {
+    cache: Arc<ReadCache>,
+    stripe: Option<usize>,
+}
 
 impl Drop for Writing {
     fn drop(&mut self) {
-        self.0.writes.fetch_sub(1, Ordering::SeqCst);
+        self.cache.advance(self.stripe);
     }
 }
 
@@ -91,22 +131,40 @@ impl ReadCache {
     fn with_light(lit: bool) -> Self {
         Self {
             generation: AtomicU64::new(0),
-            writes: AtomicUsize::new(0),
+            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             lit: AtomicBool::new(lit),
             entries: RwLock::new(Entries::default()),
         }
     }
 
-    /// Begins a write of this node: whatever is cached may be about to change.
-    pub fn writing(self: &Arc<Self>) -> Writing {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        Writing(self.clone())
+    fn advance(&self, stripe: Option<usize>) {
+        match stripe {
+            Some(i) => self.stripes[i].fetch_add(1, Ordering::SeqCst),
+            None => self.generation.fetch_add(1, Ordering::SeqCst),
+        };
     }
 
-    /// Another node committed a write.
-    pub fn changed_elsewhere(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    /// Begins a write of this node that may change anything.
+    pub fn writing(self: &Arc<Self>) -> Writing {
+        self.begin(None)
+    }
+
+    /// Begins a write of this node that changes only what `scope` names.
+    pub fn writing_on(self: &Arc<Self>, scope: Scope<'_>) -> Writing {
+        self.begin(Some(scope.stripe()))
+    }
+
+    fn begin(self: &Arc<Self>, stripe: Option<usize>) -> Writing {
+        self.advance(stripe);
+        Writing {
+            cache: self.clone(),
+            stripe,
+        }
+    }
+
+    /// Another node committed a write changing what `scope` names, or anything (`None`).
+    pub fn changed_elsewhere(&self, scope: Option<Scope<'_>>) {
+        self.advance(scope.map(|s| s.stripe()));
     }
 
     /// The change feed is connected (`true`) or lost (`false`). Either way, what is cached
@@ -121,74 +179,152 @@ impl ReadCache {
         self.lit.load(Ordering::SeqCst)
     }
 
-    /// The generation a read beginning now may fill; `None` while a write runs or the cache is
-    /// dark.
-    fn ticket(&self) -> Option<Ticket> {
-        // The generation is read first: a write or a loss of the feed beginning after this
-        // load advances it, so the checks below cannot be overtaken unnoticed.
+    /// The stamp of a read of `deps` beginning now; `None` while the cache is dark.
+    fn stamp(&self, deps: &[Scope<'_>]) -> Option<Stamp> {
+        // The generation is read before the light: losing the feed after this load advances
+        // it, so the check below cannot be overtaken unnoticed.
         let generation = self.generation.load(Ordering::SeqCst);
-        if self.writes.load(Ordering::SeqCst) > 0 || !self.lit.load(Ordering::SeqCst) {
+        if !self.lit.load(Ordering::SeqCst) {
             return None;
         }
-        Some(Ticket(generation))
+        let scoped = deps.iter().fold(0u64, |sum, d| {
+            sum.wrapping_add(self.stripes[d.stripe()].load(Ordering::SeqCst))
+        });
+        Some(Stamp { generation, scoped })
     }
 
-    /// A cached answer, if one of the current generation is there and no write runs.
-    pub fn lookup<T>(&self, pick: impl FnOnce(&Entries) -> Option<T>) -> Option<T> {
-        let ticket = self.ticket()?;
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        if entries.generation != ticket.0 {
-            return None;
-        }
-        pick(&entries)
-    }
-
-    /// The cached answer `pick` finds, or else `read`'s, kept by `keep` (see `read_through`).
-    pub async fn get_or_read<T, F>(
+    /// The cached answer found by `pick` if its stamp is current, or else `read`'s, kept
+    /// with its stamp by `keep` if nothing moved while it was read.
+    async fn through<K, V, F>(
         &self,
-        pick: impl FnOnce(&Entries) -> Option<T>,
+        deps: &[Scope<'_>],
+        map: fn(&Entries) -> &Stamped<K, V>,
+        map_mut: fn(&mut Entries) -> &mut Stamped<K, V>,
+        key: K,
         read: F,
-        keep: impl FnOnce(&mut Entries, &T),
-    ) -> Result<T, StoreError>
+    ) -> Result<V, StoreError>
     where
-        F: std::future::Future<Output = Result<T, StoreError>>,
+        K: Hash + Eq,
+        V: Clone,
+        F: std::future::Future<Output = Result<V, StoreError>>,
     {
-        match self.lookup(pick) {
-            Some(found) => Ok(found),
-            None => self.read_through(read, keep).await,
+        let Some(stamp) = self.stamp(deps) else {
+            return read.await;
+        };
+        {
+            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, found)) = map(&entries).get(&key) {
+                if *at == stamp {
+                    return Ok(found.clone());
+                }
+            }
         }
-    }
-
-    /// Runs `read` against the database, keeping its answer if no write began meanwhile.
-    pub async fn read_through<T, F>(
-        &self,
-        read: F,
-        keep: impl FnOnce(&mut Entries, &T),
-    ) -> Result<T, StoreError>
-    where
-        F: std::future::Future<Output = Result<T, StoreError>>,
-    {
-        let ticket = self.ticket();
         let answer = read.await?;
-        if let Some(ticket) = ticket {
-            self.keep(ticket, |entries| keep(entries, &answer));
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock: a write that began or ended during the read makes the
+        // answer possibly stale.
+        if self.stamp(deps) != Some(stamp) {
+            return Ok(answer);
+        }
+        if entries.generation != stamp.generation || entries.len >= CAPACITY {
+            entries.clear(stamp.generation);
+        }
+        if map_mut(&mut entries)
+            .insert(key, (stamp, answer.clone()))
+            .is_none()
+        {
+            entries.len += 1;
         }
         Ok(answer)
     }
 
-    fn keep(&self, ticket: Ticket, put: impl FnOnce(&mut Entries)) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        // Checked under the lock: a write that began after the ticket makes the answer
-        // possibly stale.
-        match self.ticket() {
-            Some(now) if now.0 == ticket.0 => {}
-            _ => return,
-        }
-        if entries.generation != ticket.0 || entries.len >= CAPACITY {
-            entries.clear(ticket.0);
-        }
-        entries.len += 1;
-        put(&mut entries);
+    /// A user by id.
+    pub async fn user<F>(&self, id: UserId, read: F) -> Result<Option<User>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<User>, StoreError>>,
+    {
+        self.through(&[Scope::User(id)], |e| &e.users, |e| &mut e.users, id, read)
+            .await
+    }
+
+    /// A tenant by id.
+    pub async fn tenant<F>(&self, id: TenantId, read: F) -> Result<Option<Tenant>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<Tenant>, StoreError>>,
+    {
+        self.through(&[], |e| &e.tenants, |e| &mut e.tenants, id, read)
+            .await
+    }
+
+    /// A token's subject user, unless one of the token ids `jtis` is revoked.
+    pub async fn token_user<F>(
+        &self,
+        id: UserId,
+        jtis: &[String],
+        read: F,
+    ) -> Result<Option<User>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<User>, StoreError>>,
+    {
+        let mut deps = vec![Scope::User(id)];
+        deps.extend(jtis.iter().map(|j| Scope::Token(j)));
+        let key = (id, jtis.to_vec());
+        self.through(&deps, |e| &e.token_users, |e| &mut e.token_users, key, read)
+            .await
+    }
+
+    /// A token's subject client, unless one of the token ids `jtis` is revoked.
+    pub async fn token_client<F>(
+        &self,
+        id: ClientId,
+        jtis: &[String],
+        read: F,
+    ) -> Result<Option<ApiClient>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<ApiClient>, StoreError>>,
+    {
+        let deps: Vec<Scope<'_>> = jtis.iter().map(|j| Scope::Token(j)).collect();
+        let key = (id, jtis.to_vec());
+        self.through(
+            &deps,
+            |e| &e.token_clients,
+            |e| &mut e.token_clients,
+            key,
+            read,
+        )
+        .await
+    }
+
+    /// The policies a user holds, directly and through groups.
+    pub async fn held_policies<F>(
+        &self,
+        user: uuid::Uuid,
+        read: F,
+    ) -> Result<Vec<AccessPolicy>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Vec<AccessPolicy>, StoreError>>,
+    {
+        self.through(
+            &[],
+            |e| &e.held_policies,
+            |e| &mut e.held_policies,
+            user,
+            read,
+        )
+        .await
+    }
+
+    /// The policies granted to a trustee (a user, group or client) directly.
+    pub async fn policies<F>(
+        &self,
+        trustee: uuid::Uuid,
+        read: F,
+    ) -> Result<Vec<AccessPolicy>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Vec<AccessPolicy>, StoreError>>,
+    {
+        self.through(&[], |e| &e.policies, |e| &mut e.policies, trustee, read)
+            .await
     }
 }
 
@@ -196,93 +332,149 @@ impl ReadCache {
 mod tests {
     use super::*;
 
-    async fn read_once(
-        cache: &Arc<ReadCache>,
-        value: usize,
-        during: impl FnOnce(),
-    ) -> Result<usize, StoreError> {
-        let key = UserId::new_random();
-        cache
-            .read_through(
-                async {
-                    during();
-                    Ok(value)
-                },
-                |entries, _| {
-                    entries.users.insert(key, None);
-                },
-            )
+    /// Reads user `id` through the cache; the database answers `value` (as the user's first
+    /// name), with `during` run while it reads. Returns the name answered.
+    async fn read(cache: &ReadCache, id: UserId, value: &str, during: impl FnOnce()) -> String {
+        let answer = cache
+            .user(id, async {
+                during();
+                let mut user = sample(id);
+                user.contact.firstname = value.to_owned();
+                Ok(Some(user))
+            })
             .await
+            .unwrap();
+        answer.unwrap().contact.firstname
     }
 
-    fn cached_len(cache: &ReadCache) -> Option<usize> {
-        cache.lookup(|e| Some(e.users.len()))
+    fn sample(id: UserId) -> User {
+        use warden_domain::{Contact, Login, Timestamp};
+        User {
+            id,
+            tenant_id: TenantId::new_random(),
+            login: Login::parse("login", "sample").unwrap(),
+            contact: Contact::default(),
+            language: "en".to_owned(),
+            activated: true,
+            enabled: true,
+            terms_accepted: true,
+            mfa_status: "disabled".to_owned(),
+            notifications: Vec::new(),
+            business_types: Vec::new(),
+            external_id: None,
+            personal_tenant_id: None,
+            description: String::new(),
+            default_project_id: None,
+            extra: serde_json::Map::new(),
+            iam: Default::default(),
+            has_password: false,
+            tokens_not_before: Timestamp::from_micros(0),
+            version: 1,
+            created_at: Timestamp::from_micros(0),
+            updated_at: Timestamp::from_micros(0),
+        }
     }
 
     #[tokio::test]
-    async fn reads_fill_only_when_no_write_began_and_writes_make_everything_stale() {
+    async fn answers_are_kept_until_a_write_begins_or_ends() {
         let cache = ReadCache::lit();
-        read_once(&cache, 1, || {}).await.unwrap();
-        assert_eq!(cached_len(&cache), Some(1));
-        // A write beginning during the read: nothing is kept.
+        let id = UserId::new_random();
+        assert_eq!(read(&cache, id, "a", || {}).await, "a");
+        assert_eq!(read(&cache, id, "b", || {}).await, "a", "kept");
+        // A write beginning makes it stale.
+        let write = cache.writing();
+        assert_eq!(read(&cache, id, "c", || {}).await, "c");
+        // What was read while the write ran is not used once it has ended.
+        drop(write);
+        assert_eq!(read(&cache, id, "d", || {}).await, "d");
+        assert_eq!(read(&cache, id, "e", || {}).await, "d", "kept");
+        // A write beginning or ending during a read (of a user not cached yet): the answer
+        // is not kept.
+        let id = UserId::new_random();
         let mut held = None;
-        read_once(&cache, 2, || held = Some(cache.writing()))
-            .await
-            .unwrap();
-        // While the write runs, nothing is served from the cache.
-        assert_eq!(cached_len(&cache), None);
-        // Nor while a second one runs after the first has ended.
-        let second = cache.writing();
-        drop(held);
-        assert_eq!(cached_len(&cache), None);
-        read_once(&cache, 3, || {}).await.unwrap();
-        drop(second);
-        // After them, the earlier entries are of an old generation.
-        assert_eq!(cached_len(&cache), None);
-        // A write that began and ended during a read also voids it.
-        read_once(&cache, 3, || drop(cache.writing()))
-            .await
-            .unwrap();
-        assert_eq!(cached_len(&cache), None);
-        read_once(&cache, 4, || {}).await.unwrap();
-        assert_eq!(cached_len(&cache), Some(1));
+        assert_eq!(
+            read(&cache, id, "f", || held = Some(cache.writing())).await,
+            "f"
+        );
+        assert_eq!(read(&cache, id, "g", || drop(held.take())).await, "g");
+        assert_eq!(read(&cache, id, "h", || {}).await, "h");
+        assert_eq!(read(&cache, id, "i", || {}).await, "h", "kept");
+    }
+
+    #[tokio::test]
+    async fn a_scoped_write_stales_its_scope_and_leaves_the_rest() {
+        let cache = ReadCache::lit();
+        let (one, other) = (UserId::new_random(), UserId::new_random());
+        read(&cache, one, "one", || {}).await;
+        read(&cache, other, "other", || {}).await;
+        drop(cache.writing_on(Scope::User(one)));
+        assert_eq!(read(&cache, one, "one-2", || {}).await, "one-2");
+        // Unless the two share a stripe, the other user's answer is still served.
+        if Scope::User(one).stripe() != Scope::User(other).stripe() {
+            assert_eq!(read(&cache, other, "other-2", || {}).await, "other");
+        }
+        // A revocation stales the token checks naming it, and only those.
+        let jtis = vec!["t1".to_owned()];
+        let subject = |name: &str| {
+            let mut user = sample(one);
+            user.contact.firstname = name.to_owned();
+            async move { Ok(Some(user)) }
+        };
+        let name = |u: Option<User>| u.unwrap().contact.firstname;
+        assert_eq!(
+            name(cache.token_user(one, &jtis, subject("x")).await.unwrap()),
+            "x"
+        );
+        assert_eq!(
+            name(cache.token_user(one, &jtis, subject("y")).await.unwrap()),
+            "x"
+        );
+        cache.changed_elsewhere(Some(Scope::Token("t1")));
+        assert_eq!(
+            name(cache.token_user(one, &jtis, subject("z")).await.unwrap()),
+            "z"
+        );
+        // A change of anything stales everything.
+        cache.changed_elsewhere(None);
+        assert_eq!(read(&cache, other, "other-3", || {}).await, "other-3");
     }
 
     #[tokio::test]
     async fn a_dark_cache_serves_nothing_and_lighting_it_starts_afresh() {
         let cache = ReadCache::dark();
-        read_once(&cache, 1, || {}).await.unwrap();
-        assert_eq!(cached_len(&cache), None);
+        let id = UserId::new_random();
+        assert_eq!(read(&cache, id, "a", || {}).await, "a");
+        assert_eq!(read(&cache, id, "b", || {}).await, "b", "dark");
         cache.set_lit(true);
-        read_once(&cache, 1, || {}).await.unwrap();
-        assert_eq!(cached_len(&cache), Some(1));
-        // A write elsewhere makes what is cached stale.
-        cache.changed_elsewhere();
-        assert_eq!(cached_len(&cache), None);
-        read_once(&cache, 2, || {}).await.unwrap();
-        assert_eq!(cached_len(&cache), Some(1));
+        assert_eq!(read(&cache, id, "c", || {}).await, "c");
+        assert_eq!(read(&cache, id, "d", || {}).await, "c", "kept");
         // Losing the feed during a read: nothing is kept, nothing is served.
-        read_once(&cache, 3, || cache.set_lit(false)).await.unwrap();
-        assert_eq!(cached_len(&cache), None);
+        let late = UserId::new_random();
+        assert_eq!(read(&cache, late, "e", || cache.set_lit(false)).await, "e");
+        assert_eq!(read(&cache, id, "f", || {}).await, "f", "dark");
         // Lost and found again during a read: the read is not kept either.
         cache.set_lit(true);
-        read_once(&cache, 4, || {
+        let blink = || {
             cache.set_lit(false);
             cache.set_lit(true);
-        })
-        .await
-        .unwrap();
-        assert_eq!(cached_len(&cache), None);
+        };
+        let id = UserId::new_random();
+        assert_eq!(read(&cache, id, "g", blink).await, "g");
+        assert_eq!(read(&cache, id, "h", || {}).await, "h");
+        assert_eq!(read(&cache, id, "i", || {}).await, "h", "kept");
     }
 
     #[tokio::test]
     async fn the_cache_is_emptied_when_full() {
         let cache = ReadCache::lit();
-        for n in 0..CAPACITY {
-            read_once(&cache, n, || {}).await.unwrap();
+        let first = UserId::new_random();
+        read(&cache, first, "first", || {}).await;
+        for _ in 1..CAPACITY {
+            read(&cache, UserId::new_random(), "n", || {}).await;
         }
-        assert_eq!(cached_len(&cache), Some(CAPACITY));
-        read_once(&cache, 0, || {}).await.unwrap();
-        assert_eq!(cached_len(&cache), Some(1));
+        assert_eq!(read(&cache, first, "again", || {}).await, "first");
+        // One more entry empties it.
+        read(&cache, UserId::new_random(), "n", || {}).await;
+        assert_eq!(read(&cache, first, "again", || {}).await, "again");
     }
 }

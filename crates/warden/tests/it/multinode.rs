@@ -65,6 +65,12 @@ async fn cluster(n: usize) -> (Vec<TestApp>, usize, String) {
 async fn nodes_started_together_bootstrap_once_and_accept_each_others_tokens() {
     let (nodes, bootstrapped, _) = cluster(3).await;
     assert_eq!(bootstrapped, 1);
+    // They also share one signing key, made by whichever came first.
+    let mut kids = Vec::new();
+    for node in &nodes {
+        kids.push(kid_of(&node.client_token().await).await);
+    }
+    assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
     for issuer in &nodes {
         let token = issuer.client_token().await;
         for node in &nodes {
