@@ -54,6 +54,9 @@ pub fn migration_names() -> Vec<String> {
 /// with the database down, requests fail fast instead of piling up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A pooled connection idle for this long is pinged before it is handed out.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(1);
+
 /// Bounds every statement on pooled connections, so a stuck database or a runaway query turns
 /// into `Unavailable` instead of holding a request and a connection indefinitely.
 const STATEMENT_TIMEOUT: &str = "5s";
@@ -124,6 +127,18 @@ impl PostgresStore {
             .max_connections(max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection in steady use is not pinged before each statement (a round trip
+            // each); one that sat idle is, so a database restart is noticed before a request
+            // uses a dead connection. One that dies in use fails its request with 503.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options.options([("statement_timeout", STATEMENT_TIMEOUT)]));
         Ok(Self { pool, cache, feed })
     }

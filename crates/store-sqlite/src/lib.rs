@@ -73,8 +73,11 @@ impl SqliteStore {
             (cache.clone(), writing.clone()),
             writing,
         );
+        // A SQLite connection is a file handle, not a socket: it cannot die idle, so the pools
+        // do not ping it (a round trip to its worker thread) before handing it out.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |_, _| {
                 hand_out(&opened.0, &opened.1);
@@ -97,6 +100,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await
