@@ -75,36 +75,29 @@ async fn update_user_on<'c, E>(
     next: &User,
     expected_version: i64,
     audit: &Audit,
-    record_in_statement: bool,
 ) -> Result<Option<PgRow>, StoreError>
 where
     E: sqlx::Executor<'c, Database = Postgres>,
 {
     let c = &next.contact;
-    let update = format!(
-        "UPDATE users SET login = $1, login_key = $2, email = $3, areacode = $4, phone = $5, \
+    // The update and its audit event as one statement: the event is written exactly when the
+    // compare-and-set matched, and a change with nothing beside it needs no transaction.
+    let sql = format!(
+        "WITH u AS (UPDATE users SET login = $1, login_key = $2, email = $3, areacode = $4, phone = $5, \
          firstname = $6, lastname = $7, address1 = $8, address2 = $9, city = $10, country = $11, \
          state = $12, zipcode = $13, language = $14, enabled = $15, terms_accepted = $16, \
          notifications = $17, business_types = $18, external_id = $19, description = $20, \
          default_project_id = $21, tokens_not_before = $22, version = version + 1, updated_at = $23, \
          pwd_status = $26, access_mode = $27, xuser_type = $28, xuser_id = $29, extra = $30 \
-         WHERE id = $24 AND version = $25 RETURNING {USER_COLUMNS}"
+         WHERE id = $24 AND version = $25 RETURNING {USER_COLUMNS}), \
+         e AS (INSERT INTO audit_events (at, actor_kind, actor_id, tenant_id, tenant_path, \
+         object_type, object_id, action, old_version, new_version, request_id) \
+         SELECT $23, $31, $32, t.id, t.path, $33, $34, $35, $25, $25 + 1, $36 \
+         FROM u JOIN tenants t ON t.id = u.tenant_id) SELECT * FROM u"
     );
-    // The update and its audit event as one statement, so one round trip and no transaction
-    // to open and commit: the event is written exactly when the compare-and-set matched.
     let change = Change::new(ObjectType::User, next.id, next.tenant_id, "update")
         .versions(Some(expected_version), Some(expected_version + 1));
-    let sql = if record_in_statement {
-        format!(
-            "WITH u AS ({update}), e AS (INSERT INTO audit_events (at, actor_kind, actor_id, \
-             tenant_id, tenant_path, object_type, object_id, action, old_version, new_version, \
-             request_id) SELECT $23, $31, $32, t.id, t.path, $33, $34, $35, $25, $25 + 1, $36 \
-             FROM u JOIN tenants t ON t.id = u.tenant_id) SELECT * FROM u"
-        )
-    } else {
-        update
-    };
-    let query = sqlx::query(&sql)
+    sqlx::query(&sql)
         .bind(next.login.as_str())
         .bind(next.login.key())
         .bind(c.email.as_ref().map(|e| e.as_str()))
@@ -134,19 +127,16 @@ where
         .bind(next.iam.access_mode.as_str())
         .bind(next.iam.external.as_ref().map(|x| x.xuser_type()))
         .bind(next.iam.external.as_ref().map(|x| x.xuser_id()))
-        .bind(Json(&next.extra));
-    let query = if record_in_statement {
-        query
-            .bind(audit.actor.kind())
-            .bind(audit.actor_id(&change))
-            .bind(change.object_type.as_str())
-            .bind(&change.object_id)
-            .bind(change.action)
-            .bind(&audit.request_id)
-    } else {
-        query
-    };
-    query.fetch_optional(executor).await.map_err(map_err)
+        .bind(Json(&next.extra))
+        .bind(audit.actor.kind())
+        .bind(audit.actor_id(&change))
+        .bind(change.object_type.as_str())
+        .bind(&change.object_id)
+        .bind(change.action)
+        .bind(&audit.request_id)
+        .fetch_optional(executor)
+        .await
+        .map_err(map_err)
 }
 
 /// Arbitrary first key of the transaction-scoped advisory locks that serialise contact claims
@@ -264,14 +254,8 @@ impl DirectoryStore for PostgresStore {
             // A change with nothing beside it: one statement, with its audit event, that
             // changes this user's row and nothing else a node caches.
             let _writing = self.cache.writing_on(Scope::User(write.next.id));
-            let row = update_user_on(
-                &self.pool,
-                write.next,
-                write.expected_version,
-                write.audit,
-                true,
-            )
-            .await?;
+            let row =
+                update_user_on(&self.pool, write.next, write.expected_version, write.audit).await?;
             return match row {
                 Some(row) => user_from_row(&row),
                 None => Err(self.cas_failure("users", id).await),
@@ -282,14 +266,7 @@ impl DirectoryStore for PostgresStore {
             check_contact_claim(&mut tx, write.next, claim).await?;
         }
         let row = if write.changed {
-            update_user_on(
-                &mut *tx,
-                write.next,
-                write.expected_version,
-                write.audit,
-                false,
-            )
-            .await?
+            update_user_on(&mut *tx, write.next, write.expected_version, write.audit).await?
         } else {
             // The row lock keeps a concurrent change from slipping between this check and the
             // tokens written below.
@@ -308,9 +285,6 @@ impl DirectoryStore for PostgresStore {
             return Err(self.cas_failure("users", id).await);
         };
         let user = user_from_row(&row)?;
-        if write.changed {
-            record(&mut tx, write.audit, Change::updated_user(&user, "update")).await?;
-        }
         if let Some(purpose) = write.revoke {
             revoke_tokens_on(&mut *tx, id, purpose).await?;
         }

@@ -73,8 +73,9 @@ const XUSER_INDEX: &str = "users_xuser";
 
 pub struct PostgresStore {
     pool: PgPool,
-    /// Reads every authenticated request makes, kept while no write intervenes: this node's
-    /// writes are counted as they run, other nodes' are told by the change feed.
+    /// Reads every authenticated request makes, kept while nothing they depend on changes:
+    /// this node's writes stamp it as they begin and end, other nodes' are told by the change
+    /// feed.
     cache: Arc<ReadCache>,
     feed: tokio::task::JoinHandle<()>,
 }

@@ -605,11 +605,17 @@ async fn activating_a_signing_key_retires_the_active_one() {
     db.drop_db().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn nodes_activating_keys_together_leave_exactly_one_active() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+/// Eight calls of `insert` at once, spread over four nodes on one fresh database; returns
+/// their answers and the keys stored then.
+async fn keys_inserted_together<F, Fut, T>(
+    insert: F,
+) -> Option<(Vec<Result<T, StoreError>>, Vec<SigningKeyRecord>)>
+where
+    F: Fn(Arc<PostgresStore>, SigningKeyRecord) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, StoreError>> + Send,
+    T: Send + 'static,
+{
+    let db = TestDb::create().await?;
     let mut stores = Vec::new();
     for _ in 0..4 {
         stores.push(Arc::new(PostgresStore::open(&db.url, 2).await.unwrap()));
@@ -619,59 +625,49 @@ async fn nodes_activating_keys_together_leave_exactly_one_active() {
         .map(|i| {
             let store = Arc::clone(&stores[i % stores.len()]);
             let barrier = Arc::clone(&barrier);
+            let insert = insert.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                store
-                    .insert_signing_key(&key(&format!("k{i}"), KeyState::Active, i as i64), true)
-                    .await
+                insert(store, key(&format!("k{i}"), KeyState::Active, i as i64)).await
             })
         })
         .collect();
+    let mut answers = Vec::new();
     for task in tasks {
-        task.await.unwrap().unwrap();
+        answers.push(task.await.unwrap());
     }
     let keys = stores[0].signing_keys().await.unwrap();
+    drop(stores);
+    db.drop_db().await;
+    Some((answers, keys))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_activating_keys_together_leave_exactly_one_active() {
+    let activate =
+        |store: Arc<PostgresStore>, key| async move { store.insert_signing_key(&key, true).await };
+    let Some((answers, keys)) = keys_inserted_together(activate).await else {
+        return;
+    };
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     assert_eq!(keys.len(), 8);
     assert_eq!(
         keys.iter().filter(|k| k.state == KeyState::Active).count(),
         1
     );
-    drop(stores);
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_creating_the_first_key_together_store_exactly_one() {
-    let Some(db) = TestDb::create().await else {
+    let first =
+        |store: Arc<PostgresStore>, key| async move { store.insert_first_signing_key(&key).await };
+    let Some((answers, keys)) = keys_inserted_together(first).await else {
         return;
     };
-    let mut stores = Vec::new();
-    for _ in 0..4 {
-        stores.push(Arc::new(PostgresStore::open(&db.url, 2).await.unwrap()));
-    }
-    let barrier = Arc::new(tokio::sync::Barrier::new(8));
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = Arc::clone(&stores[i % stores.len()]);
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store
-                    .insert_first_signing_key(&key(&format!("k{i}"), KeyState::Active, i as i64))
-                    .await
-            })
-        })
-        .collect();
-    let mut inserted = 0;
-    for task in tasks {
-        inserted += usize::from(task.await.unwrap().unwrap());
-    }
+    let inserted: usize = answers.into_iter().map(|a| usize::from(a.unwrap())).sum();
     assert_eq!(inserted, 1);
-    let keys = stores[0].signing_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].state, KeyState::Active);
-    drop(stores);
-    db.drop_db().await;
 }
 
 #[tokio::test]

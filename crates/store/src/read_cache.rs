@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::iter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -180,14 +181,14 @@ impl ReadCache {
     }
 
     /// The stamp of a read of `deps` beginning now; `None` while the cache is dark.
-    fn stamp(&self, deps: &[Scope<'_>]) -> Option<Stamp> {
+    fn stamp<'a>(&self, deps: impl Iterator<Item = Scope<'a>>) -> Option<Stamp> {
         // The generation is read before the light: losing the feed after this load advances
         // it, so the check below cannot be overtaken unnoticed.
         let generation = self.generation.load(Ordering::SeqCst);
         if !self.lit.load(Ordering::SeqCst) {
             return None;
         }
-        let scoped = deps.iter().fold(0u64, |sum, d| {
+        let scoped = deps.fold(0u64, |sum, d| {
             sum.wrapping_add(self.stripes[d.stripe()].load(Ordering::SeqCst))
         });
         Some(Stamp { generation, scoped })
@@ -195,9 +196,9 @@ impl ReadCache {
 
     /// The cached answer found by `pick` if its stamp is current, or else `read`'s, kept
     /// with its stamp by `keep` if nothing moved while it was read.
-    async fn through<K, V, F>(
+    async fn through<'a, K, V, F>(
         &self,
-        deps: &[Scope<'_>],
+        deps: impl Iterator<Item = Scope<'a>> + Clone,
         map: fn(&Entries) -> &Stamped<K, V>,
         map_mut: fn(&mut Entries) -> &mut Stamped<K, V>,
         key: K,
@@ -208,7 +209,7 @@ impl ReadCache {
         V: Clone,
         F: std::future::Future<Output = Result<V, StoreError>>,
     {
-        let Some(stamp) = self.stamp(deps) else {
+        let Some(stamp) = self.stamp(deps.clone()) else {
             return read.await;
         };
         {
@@ -243,8 +244,14 @@ impl ReadCache {
     where
         F: std::future::Future<Output = Result<Option<User>, StoreError>>,
     {
-        self.through(&[Scope::User(id)], |e| &e.users, |e| &mut e.users, id, read)
-            .await
+        self.through(
+            iter::once(Scope::User(id)),
+            |e| &e.users,
+            |e| &mut e.users,
+            id,
+            read,
+        )
+        .await
     }
 
     /// A tenant by id.
@@ -252,7 +259,7 @@ impl ReadCache {
     where
         F: std::future::Future<Output = Result<Option<Tenant>, StoreError>>,
     {
-        self.through(&[], |e| &e.tenants, |e| &mut e.tenants, id, read)
+        self.through(iter::empty(), |e| &e.tenants, |e| &mut e.tenants, id, read)
             .await
     }
 
@@ -266,10 +273,9 @@ impl ReadCache {
     where
         F: std::future::Future<Output = Result<Option<User>, StoreError>>,
     {
-        let mut deps = vec![Scope::User(id)];
-        deps.extend(jtis.iter().map(|j| Scope::Token(j)));
+        let deps = iter::once(Scope::User(id)).chain(jtis.iter().map(|j| Scope::Token(j)));
         let key = (id, jtis.to_vec());
-        self.through(&deps, |e| &e.token_users, |e| &mut e.token_users, key, read)
+        self.through(deps, |e| &e.token_users, |e| &mut e.token_users, key, read)
             .await
     }
 
@@ -283,10 +289,10 @@ impl ReadCache {
     where
         F: std::future::Future<Output = Result<Option<ApiClient>, StoreError>>,
     {
-        let deps: Vec<Scope<'_>> = jtis.iter().map(|j| Scope::Token(j)).collect();
+        let deps = jtis.iter().map(|j| Scope::Token(j));
         let key = (id, jtis.to_vec());
         self.through(
-            &deps,
+            deps,
             |e| &e.token_clients,
             |e| &mut e.token_clients,
             key,
@@ -305,7 +311,7 @@ impl ReadCache {
         F: std::future::Future<Output = Result<Vec<AccessPolicy>, StoreError>>,
     {
         self.through(
-            &[],
+            iter::empty(),
             |e| &e.held_policies,
             |e| &mut e.held_policies,
             user,
@@ -323,8 +329,14 @@ impl ReadCache {
     where
         F: std::future::Future<Output = Result<Vec<AccessPolicy>, StoreError>>,
     {
-        self.through(&[], |e| &e.policies, |e| &mut e.policies, trustee, read)
-            .await
+        self.through(
+            iter::empty(),
+            |e| &e.policies,
+            |e| &mut e.policies,
+            trustee,
+            read,
+        )
+        .await
     }
 }
 
