@@ -64,9 +64,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let cache = ReadCache::lit();
         // Every write goes through the one writer connection, so its hand-outs and returns
-        // tell the read cache when a write is under way (see `read_cache`). A connection
-        // closed without being returned leaves the write "under way" until the next one is
-        // handed out and returned: the cache is then bypassed, never stale.
+        // begin and end a write for the read cache (see `read_cache`). A connection closed
+        // without being returned (its transaction rolled back) has its write ended by the
+        // next hand-out.
         let writing: Arc<Mutex<Option<Writing>>> = Arc::default();
         let (taken, opened, returned) = (
             (cache.clone(), writing.clone()),
