@@ -7,7 +7,6 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 use warden_domain::{Email, Timestamp, User, UserId};
-use warden_store::read_cache::Scope;
 use warden_store::{
     Audit, Change, ContactClaim, DirectoryStore, ObjectType, StoreError, UserListQuery, UserToken,
     UserTokenPurpose, UserWrite,
@@ -252,13 +251,24 @@ impl DirectoryStore for PostgresStore {
             && write.issue.is_none();
         if plain {
             // A change with nothing beside it: one statement, with its audit event, that
-            // changes this user's row and nothing else a node caches.
-            let _writing = self.cache.writing_on(Scope::User(write.next.id));
+            // changes this user's row and nothing else a node caches. The row it stores is
+            // kept as the cached answer for the user, so the next change of the user does not
+            // read it again.
+            let writing = self
+                .cache
+                .writing_user(write.next.id, write.expected_version + 1);
             let row =
                 update_user_on(&self.pool, write.next, write.expected_version, write.audit).await?;
             return match row {
-                Some(row) => user_from_row(&row),
-                None => Err(self.cas_failure("users", id).await),
+                Some(row) => {
+                    let user = user_from_row(&row)?;
+                    writing.succeeded(&user);
+                    Ok(user)
+                }
+                None => {
+                    drop(writing);
+                    Err(self.cas_failure("users", id).await)
+                }
             };
         }
         let mut tx = self.begin().await?;

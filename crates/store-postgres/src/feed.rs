@@ -38,7 +38,7 @@ pub(crate) fn follow(options: PgConnectOptions, cache: &Arc<ReadCache>) -> JoinH
                     pause = FIRST_PAUSE;
                     // `None` is a lost connection; an error, one that cannot be used.
                     while let Ok(Some(note)) = listener.try_recv().await {
-                        if !tell(&cache, |c| c.changed_elsewhere(scope_of(note.payload()))) {
+                        if !tell(&cache, |c| notice_of(note.payload()).apply(c)) {
                             return;
                         }
                     }
@@ -74,13 +74,38 @@ async fn listen(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-/// What a notification says changed: one user's row (`u:<id>`), one revocation (`r:<jti>`),
-/// or anything (an empty or unknown payload).
-fn scope_of(payload: &str) -> Option<Scope<'_>> {
-    if let Some(id) = payload.strip_prefix("u:") {
-        return UserId::parse(id).map(Scope::User);
+/// What a notification says changed.
+#[derive(Debug, PartialEq)]
+enum Notice<'a> {
+    /// One user's row (`u:<id>`), moved to a new version (`u:<id>:<version>`).
+    User(UserId, Option<i64>),
+    /// One revocation (`r:<jti>`).
+    Revocation(&'a str),
+    /// Anything (an empty or unknown payload).
+    Anything,
+}
+
+impl Notice<'_> {
+    fn apply(&self, cache: &ReadCache) {
+        match *self {
+            Notice::User(id, version) => cache.user_changed(id, version),
+            Notice::Revocation(jti) => cache.changed_elsewhere(Some(Scope::Token(jti))),
+            Notice::Anything => cache.changed_elsewhere(None),
+        }
     }
-    payload.strip_prefix("r:").map(Scope::Token)
+}
+
+fn notice_of(payload: &str) -> Notice<'_> {
+    if let Some(user) = payload.strip_prefix("u:") {
+        let (id, version) = match user.split_once(':') {
+            Some((id, version)) => (id, version.parse().ok()),
+            None => (user, None),
+        };
+        return UserId::parse(id).map_or(Notice::Anything, |id| Notice::User(id, version));
+    }
+    payload
+        .strip_prefix("r:")
+        .map_or(Notice::Anything, Notice::Revocation)
 }
 
 /// Runs `what` on the cache if the store still holds it; `false` once it is gone.
@@ -101,10 +126,13 @@ mod tests {
     #[test]
     fn payloads_name_a_user_a_revocation_or_anything() {
         let id = UserId::new_random();
-        assert!(matches!(scope_of(&format!("u:{id}")), Some(Scope::User(u)) if u == id));
-        assert!(matches!(scope_of("r:abc"), Some(Scope::Token("abc"))));
-        assert!(scope_of("").is_none());
-        assert!(scope_of("u:not-a-uuid").is_none());
-        assert!(scope_of("x:1").is_none());
+        assert_eq!(notice_of(&format!("u:{id}")), Notice::User(id, None));
+        assert_eq!(notice_of(&format!("u:{id}:7")), Notice::User(id, Some(7)));
+        assert_eq!(notice_of(&format!("u:{id}:x")), Notice::User(id, None));
+        assert_eq!(notice_of("r:abc"), Notice::Revocation("abc"));
+        assert_eq!(notice_of(""), Notice::Anything);
+        assert_eq!(notice_of("u:not-a-uuid"), Notice::Anything);
+        assert_eq!(notice_of("u:not-a-uuid:3"), Notice::Anything);
+        assert_eq!(notice_of("x:1"), Notice::Anything);
     }
 }

@@ -23,12 +23,19 @@
 //! Scope counters are striped (a write on one user also stales the few users sharing its
 //! stripe); a write of the generation stales everything. Entries are bounded; the cache is
 //! emptied when full.
+//!
+//! A node's own change of one user's row may leave the stored row behind as the cached answer
+//! ([`ReadCache::writing_user`]), so the next request about that user (typically the next
+//! change, which reads it first) needs no round trip. The answer is kept only if nothing but
+//! that write's own end moved the user's counter since the write began, and the feed's notice
+//! of that very write — recognised by the user and the version it moved the row to, which no
+//! other write can produce — is not taken as another node's.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::iter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use warden_domain::{AccessPolicy, ApiClient, ClientId, Tenant, TenantId, User, UserId};
 
@@ -39,6 +46,10 @@ const CAPACITY: usize = 20_000;
 
 /// Counters the scoped writes are spread over.
 const STRIPES: usize = 1024;
+
+/// At most this many of the node's own user changes wait for their notices at once; a change
+/// beyond them is not kept as a cached answer.
+const MAX_EXPECTED: usize = 4096;
 
 /// What a write changes, or a read depends on, short of everything.
 #[derive(Clone, Copy, Debug)]
@@ -102,6 +113,21 @@ pub struct ReadCache {
     /// Whether every write that could make an entry stale is seen (see the module notes).
     lit: AtomicBool,
     entries: RwLock<Entries>,
+    /// The node's own user changes whose notices the feed may still bring.
+    expected: Mutex<Vec<Expected>>,
+    tickets: AtomicU64,
+}
+
+/// A change of one user's row by this node, as its notice will name it.
+struct Expected {
+    ticket: u64,
+    id: UserId,
+    /// The version the change moves the row to.
+    version: i64,
+    /// The feed told of a change with this user and version.
+    heard: bool,
+    /// The change succeeded; only its notice is still to come.
+    succeeded: bool,
 }
 
 /// A write of this node under way; dropping it ends the write. Hold one from before the
@@ -135,7 +161,13 @@ impl ReadCache {
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             lit: AtomicBool::new(lit),
             entries: RwLock::new(Entries::default()),
+            expected: Mutex::new(Vec::new()),
+            tickets: AtomicU64::new(0),
         }
+    }
+
+    fn expected(&self) -> std::sync::MutexGuard<'_, Vec<Expected>> {
+        self.expected.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn advance(&self, stripe: Option<usize>) {
@@ -163,9 +195,63 @@ impl ReadCache {
         }
     }
 
+    /// Begins this node's change of user `id`'s row to version `version`, made with nothing
+    /// else in its transaction. If it succeeds, [`UserWriting::succeeded`] may keep the stored
+    /// row as the cached answer for the user.
+    pub fn writing_user(self: &Arc<Self>, id: UserId, version: i64) -> UserWriting {
+        let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
+        let registered = {
+            let mut expected = self.expected();
+            let room = expected.len() < MAX_EXPECTED;
+            if room {
+                expected.push(Expected {
+                    ticket,
+                    id,
+                    version,
+                    heard: false,
+                    succeeded: false,
+                });
+            }
+            room
+        };
+        let writing = self.writing_on(Scope::User(id));
+        // Taken after the write's beginning: only its end may move it before the answer is
+        // kept.
+        let begun = self.stamp(iter::once(Scope::User(id)));
+        UserWriting {
+            writing: Some(writing),
+            id,
+            ticket,
+            begun: begun.filter(|_| registered),
+            registered,
+            settled: false,
+        }
+    }
+
     /// Another node committed a write changing what `scope` names, or anything (`None`).
     pub fn changed_elsewhere(&self, scope: Option<Scope<'_>>) {
         self.advance(scope.map(|s| s.stripe()));
+    }
+
+    /// A write changed user `id`'s row, moving it to `version` if it moved the version. The
+    /// first such notice matching a change of this node that is still expected is that
+    /// change's own, whose beginning and end already counted here.
+    pub fn user_changed(&self, id: UserId, version: Option<i64>) {
+        if let Some(version) = version {
+            let mut expected = self.expected();
+            if let Some(i) = expected
+                .iter()
+                .position(|e| !e.heard && e.id == id && e.version == version)
+            {
+                if expected[i].succeeded {
+                    expected.swap_remove(i);
+                } else {
+                    expected[i].heard = true;
+                }
+                return;
+            }
+        }
+        self.changed_elsewhere(Some(Scope::User(id)));
     }
 
     /// The change feed is connected (`true`) or lost (`false`). Either way, what is cached
@@ -173,6 +259,9 @@ impl ReadCache {
     pub fn set_lit(&self, lit: bool) {
         self.lit.store(lit, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
+        // Notices lost in a gap will not come; what the node still expected is dropped
+        // (the generation moved, so no change begun before now is kept as an answer).
+        self.expected().clear();
     }
 
     /// Whether cached answers may be used at all right now.
@@ -237,6 +326,29 @@ impl ReadCache {
             entries.len += 1;
         }
         Ok(answer)
+    }
+
+    /// Keeps `user`, as the change `writing` stored it, if nothing moved since it began but
+    /// its own end.
+    fn keep_written(&self, begun: Stamp, user: &User) {
+        let stamp = Stamp {
+            generation: begun.generation,
+            scoped: begun.scoped.wrapping_add(1),
+        };
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if self.stamp(iter::once(Scope::User(user.id))) != Some(stamp) {
+            return;
+        }
+        if entries.generation != stamp.generation || entries.len >= CAPACITY {
+            entries.clear(stamp.generation);
+        }
+        if entries
+            .users
+            .insert(user.id, (stamp, Some(user.clone())))
+            .is_none()
+        {
+            entries.len += 1;
+        }
     }
 
     /// A user by id.
@@ -337,6 +449,79 @@ impl ReadCache {
             read,
         )
         .await
+    }
+}
+
+/// A change of one user's row by this node, under way (see [`ReadCache::writing_user`]).
+/// Dropping it without [`UserWriting::succeeded`] ends it as failed.
+#[must_use = "the write counts as under way only while this is held"]
+pub struct UserWriting {
+    writing: Option<Writing>,
+    id: UserId,
+    ticket: u64,
+    registered: bool,
+    /// The user's stamp once the change had begun; `None` if it cannot be kept.
+    begun: Option<Stamp>,
+    settled: bool,
+}
+
+impl UserWriting {
+    fn cache(&self) -> Arc<ReadCache> {
+        match &self.writing {
+            Some(w) => w.cache.clone(),
+            None => unreachable!("a user change is settled once"),
+        }
+    }
+
+    /// The change committed and stored `user`: ends the write, and keeps `user` as the
+    /// cached answer if nothing else moved since it began.
+    pub fn succeeded(mut self, user: &User) {
+        let cache = self.cache();
+        drop(self.writing.take());
+        self.settled = true;
+        if !self.registered {
+            return;
+        }
+        let still_expected = {
+            let mut expected = cache.expected();
+            match expected.iter().position(|e| e.ticket == self.ticket) {
+                // Its notice came first.
+                Some(i) if expected[i].heard => {
+                    expected.swap_remove(i);
+                    true
+                }
+                Some(i) => {
+                    expected[i].succeeded = true;
+                    true
+                }
+                // Dropped with a gap in the feed.
+                None => false,
+            }
+        };
+        if let (true, Some(begun)) = (still_expected && user.id == self.id, self.begun) {
+            cache.keep_written(begun, user);
+        }
+    }
+}
+
+impl Drop for UserWriting {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let cache = self.cache();
+        drop(self.writing.take());
+        if !self.registered {
+            return;
+        }
+        let mut expected = cache.expected();
+        if let Some(i) = expected.iter().position(|e| e.ticket == self.ticket) {
+            // A notice taken for this change's was another write's, which this node has
+            // not counted yet.
+            if expected.swap_remove(i).heard {
+                cache.changed_elsewhere(Some(Scope::User(self.id)));
+            }
+        }
     }
 }
 
@@ -474,6 +659,85 @@ mod tests {
         assert_eq!(read(&cache, id, "g", blink).await, "g");
         assert_eq!(read(&cache, id, "h", || {}).await, "h");
         assert_eq!(read(&cache, id, "i", || {}).await, "h", "kept");
+    }
+
+    fn named(id: UserId, name: &str, version: i64) -> User {
+        let mut user = sample(id);
+        user.contact.firstname = name.to_owned();
+        user.version = version;
+        user
+    }
+
+    #[tokio::test]
+    async fn a_users_change_by_this_node_is_kept_and_its_own_notice_stales_nothing() {
+        let cache = ReadCache::lit();
+        let id = UserId::new_random();
+        assert_eq!(read(&cache, id, "a", || {}).await, "a");
+        let change = cache.writing_user(id, 2);
+        assert_eq!(read(&cache, id, "during", || {}).await, "during");
+        change.succeeded(&named(id, "written", 2));
+        assert_eq!(read(&cache, id, "db", || {}).await, "written", "kept");
+        // The feed's notice of that change is its own.
+        cache.user_changed(id, Some(2));
+        assert_eq!(read(&cache, id, "db", || {}).await, "written", "kept");
+        // Any later notice of the user is another write's.
+        cache.user_changed(id, Some(2));
+        assert_eq!(read(&cache, id, "db-2", || {}).await, "db-2");
+        // The notice may come before the change knows it succeeded.
+        let change = cache.writing_user(id, 3);
+        cache.user_changed(id, Some(3));
+        change.succeeded(&named(id, "written-3", 3));
+        assert_eq!(read(&cache, id, "db", || {}).await, "written-3", "kept");
+        cache.user_changed(id, None);
+        assert_eq!(read(&cache, id, "db-3", || {}).await, "db-3");
+    }
+
+    #[tokio::test]
+    async fn a_change_is_not_kept_when_anything_else_moved_while_it_ran() {
+        let cache = ReadCache::lit();
+        let id = UserId::new_random();
+        // Another node's change of the user.
+        let change = cache.writing_user(id, 2);
+        cache.user_changed(id, Some(5));
+        change.succeeded(&named(id, "written", 2));
+        assert_eq!(read(&cache, id, "db", || {}).await, "db");
+        // A write of this node on the user (a failed login, say).
+        let change = cache.writing_user(id, 3);
+        drop(cache.writing_on(Scope::User(id)));
+        change.succeeded(&named(id, "written", 3));
+        assert_eq!(read(&cache, id, "db-2", || {}).await, "db-2");
+        // A change of anything.
+        let change = cache.writing_user(id, 4);
+        cache.changed_elsewhere(None);
+        change.succeeded(&named(id, "written", 4));
+        assert_eq!(read(&cache, id, "db-3", || {}).await, "db-3");
+        // A gap in the feed: what was expected is dropped, and its notice is another's.
+        let change = cache.writing_user(id, 5);
+        cache.set_lit(false);
+        cache.set_lit(true);
+        change.succeeded(&named(id, "written", 5));
+        assert_eq!(read(&cache, id, "db-4", || {}).await, "db-4");
+        cache.user_changed(id, Some(5));
+        assert_eq!(read(&cache, id, "db-5", || {}).await, "db-5");
+    }
+
+    #[tokio::test]
+    async fn a_failed_change_expects_no_notice() {
+        let cache = ReadCache::lit();
+        let id = UserId::new_random();
+        // It lost to another node's change to the same version, whose notice came first.
+        let change = cache.writing_user(id, 2);
+        cache.user_changed(id, Some(2));
+        drop(change);
+        assert_eq!(read(&cache, id, "a", || {}).await, "a");
+        assert_eq!(read(&cache, id, "b", || {}).await, "a", "kept");
+        // Its notice came after: it is not taken for the failed change's.
+        let change = cache.writing_user(id, 3);
+        drop(change);
+        assert_eq!(read(&cache, id, "c", || {}).await, "c");
+        cache.user_changed(id, Some(3));
+        assert_eq!(read(&cache, id, "d", || {}).await, "d");
+        assert!(cache.expected().is_empty());
     }
 
     #[tokio::test]
