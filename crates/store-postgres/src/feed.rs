@@ -1,24 +1,54 @@
-//! The change feed: one connection per node listening on the channel the migration's triggers
-//! notify at every committed write (`0017_change_feed.sql`). Each notification makes the
-//! node's read cache stale; while the connection is down the cache is dark, so a write this
-//! node could not hear about is never hidden behind a cached answer.
+//! The change feed: every committed write to a table whose rows a node may cache leaves rows in
+//! `change_log`, written by triggers in the writing transaction (`0017_change_feed.sql`,
+//! `0019_change_log.sql`). Each node reads, on a connection of its own and every
+//! [`READ_EVERY`], the rows of the transactions that ended since its last read, and makes what
+//! they name stale in its read cache. While the connection is down the cache is dark, so a write
+//! this node could not hear about is never hidden behind a cached answer.
 //!
-//! A write of another node is seen here once PostgreSQL has delivered its notification, well
-//! under a millisecond after its commit on a healthy connection; until then that node's
-//! change may be missing from this node's cached reads. A connection that dies without the
-//! socket closing (a cut network path) is noticed only by TCP; keep the path between the
-//! nodes and the database reliable, as every read already assumes.
+//! Which rows are new is told by transaction ids, not by insertion order: a transaction that
+//! wrote its row earlier may commit later. Each read also takes the oldest transaction id
+//! still running (`xmin` of its snapshot); every transaction below it has ended, and so the
+//! next read asks for the rows of transactions from there on. Rows of transactions still
+//! running then are read again later, and told apart by their ids: a row is applied once, so
+//! the notice of a node's own change is still recognised as its own. A node also deletes the
+//! rows of transactions that ended a minute ago or more; a node that has not read the log for
+//! [`GAP_AFTER`] treats the time as a gap and starts afresh.
+//!
+//! A write of another node is seen here within about [`READ_EVERY`] of its commit, while a
+//! write transaction left open (a psql session, say) holds the cursor back: then each read
+//! returns everything since, and past [`MAX_NAMED`] rows stales the whole cache. A connection
+//! that dies without the socket closing (a cut network path) is noticed only by TCP; keep the
+//! path between the nodes and the database reliable, as every read already assumes.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Row};
 use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
 use warden_domain::UserId;
 use warden_store::read_cache::{ReadCache, Scope};
 
-/// The channel the triggers notify.
-const CHANNEL: &str = "warden_changes";
+/// The feed's connection names itself so (`pg_stat_activity.application_name`).
+pub(crate) const APPLICATION_NAME: &str = "warden-change-feed";
+
+/// How often the log is read.
+pub(crate) const READ_EVERY: Duration = Duration::from_millis(10);
+
+/// A node that has not read the log for this long starts afresh: rows it has not read may
+/// have been deleted by then ([`KEEP_ENDED`]).
+const GAP_AFTER: Duration = Duration::from_secs(10);
+
+/// Rows of transactions that had ended this long ago are deleted.
+const KEEP_ENDED: Duration = Duration::from_secs(60);
+
+/// How often a node deletes old rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+/// A read returning more rows than this stales everything rather than what each row names.
+const MAX_NAMED: usize = 1000;
 
 /// The first and the longest pause between attempts to connect the feed again.
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
@@ -27,24 +57,18 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 /// Follows the feed for `cache` until the cache is dropped or the task aborted.
 pub(crate) fn follow(options: PgConnectOptions, cache: &Arc<ReadCache>) -> JoinHandle<()> {
     let cache = Arc::downgrade(cache);
+    let options = options.application_name(APPLICATION_NAME);
     tokio::spawn(async move {
         let mut pause = FIRST_PAUSE;
         loop {
-            match listen(&options).await {
-                Ok(mut listener) => {
-                    if !tell(&cache, |c| c.set_lit(true)) {
-                        return;
-                    }
+            match PgConnection::connect_with(&options).await {
+                Ok(mut conn) => {
                     pause = FIRST_PAUSE;
-                    // `None` is a lost connection; an error, one that cannot be used.
-                    while let Ok(Some(note)) = listener.try_recv().await {
-                        if !tell(&cache, |c| notice_of(note.payload()).apply(c)) {
-                            return;
-                        }
-                    }
-                    tracing::warn!(
-                        "the change feed was lost; reads skip the cache until it is back"
-                    );
+                    let lost = read_on(&mut conn, &cache).await;
+                    let Err(e) = lost else {
+                        return;
+                    };
+                    tracing::warn!(error = %e, "the change feed was lost; reads skip the cache until it is back");
                     if !tell(&cache, |c| c.set_lit(false)) {
                         return;
                     }
@@ -59,22 +83,138 @@ pub(crate) fn follow(options: PgConnectOptions, cache: &Arc<ReadCache>) -> JoinH
     })
 }
 
-/// A listener on a connection of its own (not one of the request pool's), subscribed.
-async fn listen(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy_with(options.clone());
-    let mut listener = PgListener::connect_with(&pool).await?;
-    // A lost connection is told as `None` and reconnected by the next attempt here, never
-    // silently inside the listener: the cache must know about the gap.
-    listener.eager_reconnect(false);
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
+/// Why a feed connection was given up.
+#[derive(Debug)]
+enum Lost {
+    Database(sqlx::Error),
+    Gap(Duration),
 }
 
-/// What a notification says changed.
+impl From<sqlx::Error> for Lost {
+    fn from(e: sqlx::Error) -> Self {
+        Lost::Database(e)
+    }
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Database(e) => e.fmt(f),
+            Lost::Gap(since) => write!(f, "the log was not read for {since:?}"),
+        }
+    }
+}
+
+/// Reads the log on `conn` until the cache is gone (`Ok`) or the feed is lost.
+async fn read_on(conn: &mut PgConnection, cache: &Weak<ReadCache>) -> Result<(), Lost> {
+    // Everything that ends from now on is read; the cache is lit (and emptied) after that
+    // starting point is known.
+    let (mut cursor, _) = read(conn, i64::MAX).await?;
+    if !tell(cache, |c| c.set_lit(true)) {
+        return Ok(());
+    }
+    let mut last_read = Instant::now();
+    // The rows applied that may be read again (their transactions are not below the cursor),
+    // by id, with their transaction ids.
+    let mut applied: HashMap<i64, i64> = HashMap::new();
+    // Cursors taken about a second apart, oldest first: deleting below one taken
+    // `KEEP_ENDED` ago removes only rows every live node has read.
+    let mut cursors: VecDeque<(Instant, i64)> = VecDeque::from([(last_read, cursor)]);
+    let mut pruned = last_read;
+    let mut ticks = tokio::time::interval(READ_EVERY);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let (next, rows) = read(conn, cursor).await?;
+        let since = last_read.elapsed();
+        if since > GAP_AFTER {
+            return Err(Lost::Gap(since));
+        }
+        let fresh: Vec<&LogRow> = rows
+            .iter()
+            .filter(|row| applied.insert(row.id, row.xid).is_none())
+            .collect();
+        let everything = rows.len() > MAX_NAMED;
+        if !tell(cache, |c| apply(c, &fresh, everything)) {
+            return Ok(());
+        }
+        applied.retain(|_, xid| *xid >= next);
+        cursor = next;
+        last_read = Instant::now();
+        if cursors
+            .back()
+            .is_none_or(|(at, _)| at.elapsed() >= Duration::from_secs(1))
+        {
+            cursors.push_back((last_read, cursor));
+        }
+        if pruned.elapsed() >= PRUNE_EVERY {
+            let mut below = None;
+            while let Some(&(at, oldest)) = cursors.front() {
+                if at.elapsed() < KEEP_ENDED {
+                    break;
+                }
+                below = Some(oldest);
+                cursors.pop_front();
+            }
+            if let Some(below) = below {
+                sqlx::query("DELETE FROM change_log WHERE xid < $1")
+                    .bind(below)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            pruned = Instant::now();
+        }
+    }
+}
+
+/// A row of `change_log`.
+struct LogRow {
+    id: i64,
+    xid: i64,
+    payload: String,
+}
+
+/// The oldest transaction still running, and the rows written by transactions from `cursor`
+/// on (at most one more than [`MAX_NAMED`]), in one snapshot.
+async fn read(conn: &mut PgConnection, cursor: i64) -> Result<(i64, Vec<LogRow>), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT x.oldest, c.id, c.xid, c.payload \
+         FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest) x \
+         LEFT JOIN LATERAL (SELECT id, xid, payload FROM change_log WHERE xid >= $1 LIMIT $2) c \
+         ON TRUE",
+    )
+    .bind(cursor)
+    .bind(i64::try_from(MAX_NAMED + 1).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await?;
+    let mut oldest = cursor;
+    let mut read = Vec::with_capacity(rows.len());
+    for row in &rows {
+        oldest = row.try_get(0)?;
+        let id: Option<i64> = row.try_get(1)?;
+        if let Some(id) = id {
+            read.push(LogRow {
+                id,
+                xid: row.try_get(2)?,
+                payload: row.try_get(3)?,
+            });
+        }
+    }
+    Ok((oldest, read))
+}
+
+/// Makes stale what `rows` name, or everything.
+fn apply(cache: &ReadCache, rows: &[&LogRow], everything: bool) {
+    if everything {
+        cache.changed_elsewhere(None);
+        return;
+    }
+    for row in rows {
+        notice_of(&row.payload).apply(cache);
+    }
+}
+
+/// What a row of the log says changed.
 #[derive(Debug, PartialEq)]
 enum Notice<'a> {
     /// One user's row (`u:<id>`), moved to a new version (`u:<id>:<version>`).

@@ -13,7 +13,7 @@ use warden::{Application, Settings};
 use crate::helpers::*;
 
 /// How long a change on one node may take to show on the others: signing keys are reloaded
-/// on an interval; cached reads are told by the change feed, typically within a millisecond.
+/// on an interval; cached reads are told by the change feed, which each node reads every 10 ms.
 const PROPAGATION: Duration = Duration::from_secs(5);
 
 /// Polls `check` until it holds, failing after `PROPAGATION`.
