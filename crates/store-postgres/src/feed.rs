@@ -12,7 +12,8 @@
 //! running then are read again later, and told apart by their ids: a row is applied once, so
 //! the notice of a node's own change is still recognised as its own. A node also deletes the
 //! rows of transactions that ended a minute ago or more; a node that has not read the log for
-//! [`GAP_AFTER`] treats the time as a gap and starts afresh.
+//! two seconds (a read held up by a lock or an overloaded database) treats the time as a gap:
+//! its cache goes dark at once, and it starts afresh on a new connection ([`Timing`]).
 //!
 //! A write of another node is seen here within about [`READ_EVERY`] of its commit, while a
 //! write transaction left open (a psql session, say) holds the cursor back: then each read
@@ -34,37 +35,59 @@ use warden_store::read_cache::{ReadCache, Scope};
 /// The feed's connection names itself so (`pg_stat_activity.application_name`).
 pub(crate) const APPLICATION_NAME: &str = "warden-change-feed";
 
-/// How often the log is read.
+/// How often the log is read (see [`Timing`]).
 pub(crate) const READ_EVERY: Duration = Duration::from_millis(10);
-
-/// A node that has not read the log for this long starts afresh: rows it has not read may
-/// have been deleted by then ([`KEEP_ENDED`]).
-const GAP_AFTER: Duration = Duration::from_secs(10);
-
-/// Rows of transactions that had ended this long ago are deleted.
-const KEEP_ENDED: Duration = Duration::from_secs(60);
-
-/// How often a node deletes old rows.
-const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 /// A read returning more rows than this stales everything rather than what each row names.
 const MAX_NAMED: usize = 1000;
+
+/// The feed's clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    /// How often the log is read.
+    pub read_every: Duration,
+    /// A node that has not read the log for this long starts afresh: rows it has not read may
+    /// have been deleted by then. Well under `keep_ended`.
+    pub gap_after: Duration,
+    /// Rows of transactions that had ended this long ago are deleted.
+    pub keep_ended: Duration,
+    /// How often a node deletes old rows.
+    pub prune_every: Duration,
+}
+
+impl Timing {
+    pub(crate) const DEFAULT: Timing = Timing {
+        read_every: READ_EVERY,
+        gap_after: Duration::from_secs(2),
+        keep_ended: Duration::from_secs(60),
+        prune_every: Duration::from_secs(10),
+    };
+}
 
 /// The first and the longest pause between attempts to connect the feed again.
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 
 /// Follows the feed for `cache` until the cache is dropped or the task aborted.
-pub(crate) fn follow(options: PgConnectOptions, cache: &Arc<ReadCache>) -> JoinHandle<()> {
+pub(crate) fn follow(
+    options: PgConnectOptions,
+    cache: &Arc<ReadCache>,
+    timing: Timing,
+) -> JoinHandle<()> {
     let cache = Arc::downgrade(cache);
-    let options = options.application_name(APPLICATION_NAME);
+    // A read held up past the gap is also cancelled by the database, so a stalled connection
+    // given up here does not linger there.
+    let statement_timeout = format!("{}ms", timing.gap_after.as_millis());
+    let options = options
+        .application_name(APPLICATION_NAME)
+        .options([("statement_timeout", statement_timeout)]);
     tokio::spawn(async move {
         let mut pause = FIRST_PAUSE;
         loop {
             match PgConnection::connect_with(&options).await {
                 Ok(mut conn) => {
                     pause = FIRST_PAUSE;
-                    let lost = read_on(&mut conn, &cache).await;
+                    let lost = read_on(&mut conn, &cache, timing).await;
                     let Err(e) = lost else {
                         return;
                     };
@@ -106,10 +129,14 @@ impl std::fmt::Display for Lost {
 }
 
 /// Reads the log on `conn` until the cache is gone (`Ok`) or the feed is lost.
-async fn read_on(conn: &mut PgConnection, cache: &Weak<ReadCache>) -> Result<(), Lost> {
+async fn read_on(
+    conn: &mut PgConnection,
+    cache: &Weak<ReadCache>,
+    timing: Timing,
+) -> Result<(), Lost> {
     // Everything that ends from now on is read; the cache is lit (and emptied) after that
     // starting point is known.
-    let (mut cursor, _) = read(conn, i64::MAX).await?;
+    let (mut cursor, _) = read(conn, i64::MAX, timing.gap_after).await?;
     if !tell(cache, |c| c.set_lit(true)) {
         return Ok(());
     }
@@ -118,16 +145,18 @@ async fn read_on(conn: &mut PgConnection, cache: &Weak<ReadCache>) -> Result<(),
     // by id, with their transaction ids.
     let mut applied: HashMap<i64, i64> = HashMap::new();
     // Cursors taken about a second apart, oldest first: deleting below one taken
-    // `KEEP_ENDED` ago removes only rows every live node has read.
+    // `keep_ended` ago removes only rows every live node has read.
     let mut cursors: VecDeque<(Instant, i64)> = VecDeque::from([(last_read, cursor)]);
     let mut pruned = last_read;
-    let mut ticks = tokio::time::interval(READ_EVERY);
+    let mut ticks = tokio::time::interval(timing.read_every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let (next, rows) = read(conn, cursor).await?;
+        // A read held up (a lock, an overloaded database) may not leave the cache lit: what
+        // it would have told is unknown until it ends.
+        let (next, rows) = read(conn, cursor, timing.gap_after).await?;
         let since = last_read.elapsed();
-        if since > GAP_AFTER {
+        if since > timing.gap_after {
             return Err(Lost::Gap(since));
         }
         let fresh: Vec<&LogRow> = rows
@@ -143,14 +172,14 @@ async fn read_on(conn: &mut PgConnection, cache: &Weak<ReadCache>) -> Result<(),
         last_read = Instant::now();
         if cursors
             .back()
-            .is_none_or(|(at, _)| at.elapsed() >= Duration::from_secs(1))
+            .is_none_or(|(at, _)| at.elapsed() >= timing.keep_ended / 60)
         {
             cursors.push_back((last_read, cursor));
         }
-        if pruned.elapsed() >= PRUNE_EVERY {
+        if pruned.elapsed() >= timing.prune_every {
             let mut below = None;
             while let Some(&(at, oldest)) = cursors.front() {
-                if at.elapsed() < KEEP_ENDED {
+                if at.elapsed() < timing.keep_ended {
                     break;
                 }
                 below = Some(oldest);
@@ -175,8 +204,13 @@ struct LogRow {
 }
 
 /// The oldest transaction still running, and the rows written by transactions from `cursor`
-/// on (at most one more than [`MAX_NAMED`]), in one snapshot.
-async fn read(conn: &mut PgConnection, cursor: i64) -> Result<(i64, Vec<LogRow>), sqlx::Error> {
+/// on (at most one more than [`MAX_NAMED`]), in one snapshot; a read not done `within` is a
+/// gap (the connection is then dropped, which ends the statement).
+async fn read(
+    conn: &mut PgConnection,
+    cursor: i64,
+    within: Duration,
+) -> Result<(i64, Vec<LogRow>), Lost> {
     let rows = sqlx::query(
         "SELECT x.oldest, c.id, c.xid, c.payload \
          FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest) x \
@@ -185,8 +219,10 @@ async fn read(conn: &mut PgConnection, cursor: i64) -> Result<(i64, Vec<LogRow>)
     )
     .bind(cursor)
     .bind(i64::try_from(MAX_NAMED + 1).unwrap_or(i64::MAX))
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(conn);
+    let rows = tokio::time::timeout(within, rows)
+        .await
+        .map_err(|_| Lost::Gap(within))??;
     let mut oldest = cursor;
     let mut read = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -118,12 +118,21 @@ impl PostgresStore {
     /// pool of at most `max_connections` connects lazily. Fails with `Unavailable` within a
     /// couple of seconds when the database cannot be reached.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::open_with(url, max_connections, feed::Timing::DEFAULT).await
+    }
+
+    /// [`PostgresStore::open`] with the change feed on its own clock.
+    pub(crate) async fn open_with(
+        url: &str,
+        max_connections: u32,
+        timing: feed::Timing,
+    ) -> Result<Self, StoreError> {
         // The URL may carry a password, so neither it nor the parser's message is echoed.
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StoreError::Internal("bad PostgreSQL URL".to_owned()))?;
         migrate(&options).await?;
         let cache = ReadCache::dark();
-        let feed = feed::follow(options.clone(), &cache);
+        let feed = feed::follow(options.clone(), &cache, timing);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(0)

@@ -1288,6 +1288,62 @@ async fn a_nodes_own_user_change_is_kept_as_its_cached_answer() {
     db.drop_db().await;
 }
 
+async fn log_rows(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM change_log")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_log_is_pruned_and_a_node_that_stopped_reading_it_starts_afresh() {
+    let Some((db, _first, plan)) = bootstrapped().await else {
+        return;
+    };
+    // A node on a fast clock: a gap after 300 ms, rows kept 600 ms after their transaction.
+    let timing = crate::feed::Timing {
+        read_every: Duration::from_millis(5),
+        gap_after: Duration::from_millis(300),
+        keep_ended: Duration::from_millis(600),
+        prune_every: Duration::from_millis(50),
+    };
+    let store = PostgresStore::open_with(&db.url, 4, timing).await.unwrap();
+    let user = user_in(plan.root.id, "ada");
+    store.insert_user(&user, &sys()).await.unwrap();
+    eventually("the feed connected", || async {
+        store.change_feed_connected()
+    })
+    .await;
+    let mut conn = db.connect().await;
+    assert!(log_rows(&mut conn).await > 0, "the writes left no rows");
+    // Once their transactions ended long enough ago, the rows are deleted, and the feed
+    // still follows the writes after them.
+    for _ in 0..500 {
+        if log_rows(&mut conn).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(log_rows(&mut conn).await, 0, "the log was never pruned");
+    assert!(store.change_feed_connected());
+    let missed = cached_behind_a_silent_rename(&store, &mut conn, user.id).await;
+    // The feed's reads are held up (a lock on the log): past the gap the cache goes dark,
+    // nothing cached before is used after it, and the node reads the log afresh.
+    let mut lock = db.connect().await;
+    lock.execute("BEGIN").await.unwrap();
+    lock.execute("LOCK TABLE change_log IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    eventually("the feed lost", || async { !store.change_feed_connected() }).await;
+    lock.execute("COMMIT").await.unwrap();
+    eventually("the feed back", || async { store.change_feed_connected() }).await;
+    assert_eq!(firstname(&store, user.id).await, missed);
+    lock.close().await.unwrap();
+    conn.close().await.unwrap();
+    drop(store);
+    db.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_change_feed_is_reconnected_and_nothing_cached_before_the_gap_is_used() {
     let Some((db, store, plan)) = bootstrapped().await else {
