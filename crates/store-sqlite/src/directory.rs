@@ -218,7 +218,16 @@ impl DirectoryStore for SqliteStore {
 
     async fn update_user_with_tokens(&self, write: &UserWrite<'_>) -> Result<User, StoreError> {
         let id = write.next.id;
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let plain = write.changed
+            && write.claim.is_none()
+            && write.revoke.is_none()
+            && write.issue.is_none();
+        // A change with nothing beside it changes this user's row and its audit trail only.
+        let mut tx = if plain {
+            self.begin_on_user(id).await?
+        } else {
+            self.writer.begin().await.map_err(map_err)?
+        };
         if let Some(claim) = write.claim.filter(|_| write.changed) {
             check_contact_claim(&mut tx, write.next, claim).await?;
         }

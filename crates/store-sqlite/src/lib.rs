@@ -32,7 +32,7 @@ use warden_store::{
 use rows::{
     client_from_row, key_from_row, policy_from_row, tenant_from_row, user_from_row, USER_COLUMNS,
 };
-use warden_store::read_cache::{ReadCache, Writing};
+use warden_store::read_cache::{ReadCache, Scope, Writing};
 
 /// The migrations of this backend, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -113,11 +113,36 @@ impl SqliteStore {
     }
 }
 
+tokio::task_local! {
+    /// The one user whose row (and audit trail) the write of the current task changes, while
+    /// it takes the writer connection (see [`SqliteStore::begin_on_user`]).
+    static WRITING_ON_USER: UserId;
+}
+
 /// The writer connection is handed out: a write begins (ending one left by a connection that
-/// was closed instead of returned).
+/// was closed instead of returned). A write that says it changes one user's row stales only
+/// what depends on that user; any other, everything.
 fn hand_out(cache: &Arc<ReadCache>, writing: &Mutex<Option<Writing>>) {
-    let next = cache.writing();
+    let next = match WRITING_ON_USER.try_with(|id| *id) {
+        Ok(id) => cache.writing_on(Scope::User(id)),
+        Err(_) => cache.writing(),
+    };
     *lock(writing) = Some(next);
+}
+
+impl SqliteStore {
+    /// Begins a transaction on the writer connection that changes user `id`'s row and writes
+    /// audit events, and nothing else a node caches: the cached answers about other users,
+    /// tenants, tokens and policies stay usable across it.
+    async fn begin_on_user(
+        &self,
+        id: UserId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        WRITING_ON_USER
+            .scope(id, self.writer.begin())
+            .await
+            .map_err(map_err)
+    }
 }
 
 fn lock(writing: &Mutex<Option<Writing>>) -> std::sync::MutexGuard<'_, Option<Writing>> {
@@ -759,6 +784,44 @@ mod tests {
             public_jwk: serde_json::json!({"kid": kid}),
             created_at: warden_domain::Timestamp::EPOCH,
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_on_one_user_leaves_what_does_not_depend_on_the_user_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::SqliteStore::open(&url).await.unwrap();
+        let someone = uuid::Uuid::new_v4();
+        // A cached answer, and a way to tell whether it is still served: the read that would
+        // replace it fails.
+        let held = || async {
+            store
+                .cache
+                .held_policies(someone, async {
+                    Err(warden_store::StoreError::Unavailable("read".to_owned()))
+                })
+                .await
+        };
+        store
+            .cache
+            .held_policies(someone, async { Ok(Vec::new()) })
+            .await
+            .unwrap();
+        assert!(held().await.is_ok(), "cached");
+        // A write on one user, committed or not.
+        let user = warden_domain::UserId::new_random();
+        store
+            .begin_on_user(user)
+            .await
+            .unwrap()
+            .commit()
+            .await
+            .unwrap();
+        drop(store.begin_on_user(user).await.unwrap());
+        assert!(held().await.is_ok(), "still cached");
+        // Any other write stales everything.
+        store.writer.begin().await.unwrap().commit().await.unwrap();
+        assert!(held().await.is_err(), "read again");
     }
 
     #[tokio::test]
