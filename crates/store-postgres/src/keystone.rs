@@ -464,12 +464,15 @@ impl KeystoneStore for PostgresStore {
     }
 
     async fn held_policies(&self, user: Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        let sql = format!(
-            "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 OR trustee_id IN \
-             (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY created_at, id"
-        );
+        // Built once: a cached answer needs no statement.
+        static HELD_POLICIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 OR trustee_id IN \
+                 (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY created_at, id"
+            )
+        });
         let read = async {
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(&HELD_POLICIES)
                 .bind(user)
                 .fetch_all(&self.pool)
                 .await

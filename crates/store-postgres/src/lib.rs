@@ -20,7 +20,7 @@ mod tests;
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -53,6 +53,31 @@ pub fn migration_names() -> Vec<String> {
 /// How long a request waits for a connection before the store reports itself unavailable:
 /// with the database down, requests fail fast instead of piling up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The statements of the reads every authenticated request makes, built once rather than on
+/// each call (a cached answer needs none of them).
+static USER_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+static TENANT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"));
+static TOKEN_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
+    )
+});
+static TOKEN_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
+    )
+});
+// UUIDs order as their hyphenated text does, so this is the SQLite backend's order.
+static POLICIES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 ORDER BY created_at, id"
+    )
+});
 
 /// A pooled connection idle for this long is pinged before it is handed out.
 const IDLE_PING_AFTER: Duration = Duration::from_secs(1);
@@ -498,8 +523,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
-        let read = self.optional_row(&sql, id.uuid(), None, tenant_from_row);
+        let read = self.optional_row(&TENANT_BY_ID, id.uuid(), None, tenant_from_row);
         self.cache
             .tenant(id, read)
             .await?
@@ -542,8 +566,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let read = self.optional_row(&sql, id.uuid(), None, user_from_row);
+        let read = self.optional_row(&USER_BY_ID, id.uuid(), None, user_from_row);
         self.cache.user(id, read).await?.ok_or(StoreError::NotFound)
     }
 
@@ -701,12 +724,8 @@ impl Store for PostgresStore {
     }
 
     async fn policies_of(&self, trustee: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        // UUIDs order as their hyphenated text does, so this is the SQLite backend's order.
-        let sql = format!(
-            "SELECT {POLICY_COLUMNS} FROM access_policies WHERE trustee_id = $1 ORDER BY created_at, id"
-        );
         let read = async {
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(&POLICIES_OF)
                 .bind(trustee)
                 .fetch_all(&self.pool)
                 .await
@@ -771,11 +790,7 @@ impl Store for PostgresStore {
     }
 
     async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND NOT EXISTS \
-             (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
-        );
-        let read = self.optional_row(&sql, id.uuid(), Some(jtis), user_from_row);
+        let read = self.optional_row(&TOKEN_USER, id.uuid(), Some(jtis), user_from_row);
         self.cache.token_user(id, jtis, read).await
     }
 
@@ -784,11 +799,7 @@ impl Store for PostgresStore {
         jtis: &[String],
         id: ClientId,
     ) -> Result<Option<ApiClient>, StoreError> {
-        let sql = format!(
-            "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1 AND NOT EXISTS \
-             (SELECT 1 FROM revoked_tokens WHERE jti = ANY($2))"
-        );
-        let read = self.optional_row(&sql, id.uuid(), Some(jtis), client_from_row);
+        let read = self.optional_row(&TOKEN_CLIENT, id.uuid(), Some(jtis), client_from_row);
         self.cache.token_client(id, jtis, read).await
     }
 

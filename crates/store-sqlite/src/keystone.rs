@@ -505,8 +505,8 @@ impl KeystoneStore for SqliteStore {
     }
 
     async fn held_policies(&self, user: uuid::Uuid) -> Result<Vec<AccessPolicy>, StoreError> {
-        let id = user.to_string();
         let read = async {
+            let id = user.to_string();
             let rows = sqlx::query(
                 "SELECT * FROM access_policies WHERE trustee_id = ? OR trustee_id IN \
                  (SELECT group_id FROM group_members WHERE user_id = ?) ORDER BY created_at, id",

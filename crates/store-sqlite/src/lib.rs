@@ -15,7 +15,7 @@ mod rows;
 mod tenants;
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -269,9 +269,11 @@ async fn insert_signing_key_on(
 
 impl SqliteStore {
     async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        // Built once: a cached answer needs no statement.
+        static USER_BY_ID: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"));
         let read = async {
-            let row = sqlx::query(&sql)
+            let row = sqlx::query(&USER_BY_ID)
                 .bind(id.to_string())
                 .fetch_optional(&self.reader)
                 .await
@@ -649,12 +651,15 @@ impl Store for SqliteStore {
 
     async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
         // The ids travel as one JSON array; `json_each` unpacks it for the primary-key probes.
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND NOT EXISTS \
-             (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))"
-        );
+        // Built once: a cached answer needs no statement.
+        static TOKEN_USER: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND NOT EXISTS \
+                 (SELECT 1 FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?)))"
+            )
+        });
         let read = async {
-            let row = sqlx::query(&sql)
+            let row = sqlx::query(&TOKEN_USER)
                 .bind(id.to_string())
                 .bind(json_list(jtis))
                 .fetch_optional(&self.reader)
