@@ -105,6 +105,23 @@ impl Entries {
             ..Entries::default()
         };
     }
+
+    /// Keeps `value` under `key` with `stamp` in the map `map_mut` picks, emptying the cache
+    /// first when it is full or holds an older generation.
+    fn keep<K: Hash + Eq, V>(
+        &mut self,
+        map_mut: fn(&mut Entries) -> &mut Stamped<K, V>,
+        key: K,
+        stamp: Stamp,
+        value: V,
+    ) {
+        if self.generation != stamp.generation || self.len >= CAPACITY {
+            self.clear(stamp.generation);
+        }
+        if map_mut(self).insert(key, (stamp, value)).is_none() {
+            self.len += 1;
+        }
+    }
 }
 
 pub struct ReadCache {
@@ -223,8 +240,6 @@ impl ReadCache {
             id,
             ticket,
             begun: begun.filter(|_| registered),
-            registered,
-            settled: false,
         }
     }
 
@@ -316,20 +331,12 @@ impl ReadCache {
         if self.stamp(deps) != Some(stamp) {
             return Ok(answer);
         }
-        if entries.generation != stamp.generation || entries.len >= CAPACITY {
-            entries.clear(stamp.generation);
-        }
-        if map_mut(&mut entries)
-            .insert(key, (stamp, answer.clone()))
-            .is_none()
-        {
-            entries.len += 1;
-        }
+        entries.keep(map_mut, key, stamp, answer.clone());
         Ok(answer)
     }
 
-    /// Keeps `user`, as the change `writing` stored it, if nothing moved since it began but
-    /// its own end.
+    /// Keeps `user`, as a change of this node that began at `begun` stored it, if nothing
+    /// moved since but that change's own end.
     fn keep_written(&self, begun: Stamp, user: &User) {
         let stamp = Stamp {
             generation: begun.generation,
@@ -339,16 +346,7 @@ impl ReadCache {
         if self.stamp(iter::once(Scope::User(user.id))) != Some(stamp) {
             return;
         }
-        if entries.generation != stamp.generation || entries.len >= CAPACITY {
-            entries.clear(stamp.generation);
-        }
-        if entries
-            .users
-            .insert(user.id, (stamp, Some(user.clone())))
-            .is_none()
-        {
-            entries.len += 1;
-        }
+        entries.keep(|e| &mut e.users, user.id, stamp, Some(user.clone()));
     }
 
     /// A user by id.
@@ -456,32 +454,30 @@ impl ReadCache {
 /// Dropping it without [`UserWriting::succeeded`] ends it as failed.
 #[must_use = "the write counts as under way only while this is held"]
 pub struct UserWriting {
+    /// The write while under way; `None` once ended.
     writing: Option<Writing>,
     id: UserId,
     ticket: u64,
-    registered: bool,
-    /// The user's stamp once the change had begun; `None` if it cannot be kept.
+    /// The user's stamp once the change had begun; `None` if it cannot be kept (the cache was
+    /// dark, or too many changes were waiting for their notices to register this one).
     begun: Option<Stamp>,
-    settled: bool,
 }
 
 impl UserWriting {
-    fn cache(&self) -> Arc<ReadCache> {
-        match &self.writing {
-            Some(w) => w.cache.clone(),
-            None => unreachable!("a user change is settled once"),
-        }
+    /// Ends the write, returning its cache; `None` if it had ended already.
+    fn end(&mut self) -> Option<Arc<ReadCache>> {
+        let writing = self.writing.take()?;
+        let cache = writing.cache.clone();
+        drop(writing);
+        Some(cache)
     }
 
     /// The change committed and stored `user`: ends the write, and keeps `user` as the
     /// cached answer if nothing else moved since it began.
     pub fn succeeded(mut self, user: &User) {
-        let cache = self.cache();
-        drop(self.writing.take());
-        self.settled = true;
-        if !self.registered {
+        let Some(cache) = self.end() else {
             return;
-        }
+        };
         let still_expected = {
             let mut expected = cache.expected();
             match expected.iter().position(|e| e.ticket == self.ticket) {
@@ -494,7 +490,7 @@ impl UserWriting {
                     expected[i].succeeded = true;
                     true
                 }
-                // Dropped with a gap in the feed.
+                // Never registered, or dropped with a gap in the feed.
                 None => false,
             }
         };
@@ -506,14 +502,9 @@ impl UserWriting {
 
 impl Drop for UserWriting {
     fn drop(&mut self) {
-        if self.settled {
+        let Some(cache) = self.end() else {
             return;
-        }
-        let cache = self.cache();
-        drop(self.writing.take());
-        if !self.registered {
-            return;
-        }
+        };
         let mut expected = cache.expected();
         if let Some(i) = expected.iter().position(|e| e.ticket == self.ticket) {
             // A notice taken for this change's was another write's, which this node has
