@@ -1169,6 +1169,20 @@ async fn cached_behind_a_silent_rename(
     panic!("the store never answered from its cache");
 }
 
+/// Warms node A's token check of `user`, revokes the token on node B, and waits until node A
+/// refuses it.
+async fn revocation_on_b_reaches_a(a: &PostgresStore, b: &PostgresStore, user: UserId) {
+    let jtis = vec!["jti-1".to_owned()];
+    assert!(a.token_user(&jtis, user).await.unwrap().is_some());
+    b.revoke_token("jti-1", Timestamp::from_micros(now().micros() + 60_000_000))
+        .await
+        .unwrap();
+    eventually("node A sees the revocation", || async {
+        a.token_user(&jtis, user).await.unwrap().is_none()
+    })
+    .await;
+}
+
 /// Two nodes on one bootstrapped database holding one user, both feeds connected; `None`
 /// without a test database.
 async fn two_nodes_with_a_user() -> Option<(TestDb, PostgresStore, PostgresStore, User)> {
@@ -1202,15 +1216,7 @@ async fn a_write_on_one_node_reaches_the_cached_reads_of_another() {
     })
     .await;
     // A revocation on node B reaches node A's cached token check too.
-    let jtis = vec!["jti-1".to_owned()];
-    assert!(a.token_user(&jtis, user.id).await.unwrap().is_some());
-    b.revoke_token("jti-1", Timestamp::from_micros(now().micros() + 60_000_000))
-        .await
-        .unwrap();
-    eventually("node A sees the revocation", || async {
-        a.token_user(&jtis, user.id).await.unwrap().is_none()
-    })
-    .await;
+    revocation_on_b_reaches_a(&a, &b, user.id).await;
     // The node's own write is seen by its next read at once, feed or no feed.
     let mut next = a.get_user(user.id).await.unwrap();
     next.contact.firstname = "Own".to_owned();
@@ -1254,15 +1260,7 @@ async fn a_nodes_own_user_change_is_kept_as_its_cached_answer() {
     let kept = kept.expect("node A never kept the row its change stored");
     // The change's own notice stales nothing: once a later notice (a revocation on node B)
     // has reached node A, the earlier one has too, and the kept row is still the answer.
-    let jtis = vec!["jti-1".to_owned()];
-    assert!(a.token_user(&jtis, user.id).await.unwrap().is_some());
-    b.revoke_token("jti-1", Timestamp::from_micros(now().micros() + 60_000_000))
-        .await
-        .unwrap();
-    eventually("node A sees the revocation", || async {
-        a.token_user(&jtis, user.id).await.unwrap().is_none()
-    })
-    .await;
+    revocation_on_b_reaches_a(&a, &b, user.id).await;
     assert_eq!(firstname(&a, user.id).await, kept.contact.firstname);
     // Node B's change of the user is another's, and reaches node A.
     let mut next = kept.clone();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use futures::FutureExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -345,6 +346,14 @@ async fn a_database_outage_answers_503_fast_and_the_node_recovers() {
         .unwrap()
         .to_owned();
 
+    let read_user = || {
+        node.http
+            .get(node.at(&format!("/api/2/users/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .map(Result::unwrap)
+    };
+
     proxy.cut();
     // Let the aborted connection tasks drop their sockets.
     tokio::task::yield_now().await;
@@ -352,13 +361,7 @@ async fn a_database_outage_answers_503_fast_and_the_node_recovers() {
     // Until its change feed sees the cut, the node may still answer reads it has cached (and
     // that are still right); from then on every read goes to the database.
     within_propagation("the node notices the outage", || async {
-        let r = node
-            .http
-            .get(node.at(&format!("/api/2/users/{id}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let r = read_user().await;
         match r.status() {
             StatusCode::OK => false,
             _ => {
@@ -388,13 +391,7 @@ async fn a_database_outage_answers_503_fast_and_the_node_recovers() {
     let _restored = Proxy::start(proxy.port).await;
     let deadline = Instant::now() + PROPAGATION;
     loop {
-        let r = node
-            .http
-            .get(node.at(&format!("/api/2/users/{id}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let r = read_user().await;
         if r.status() == StatusCode::OK {
             break;
         }
