@@ -10,16 +10,59 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+/// A request's labels: the method's name ([`method_label`]) and the route's pattern
+/// ([`route_label`]), static strings so that counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: &'static str,
+}
+
+/// The label of a request method: its name for the methods HTTP defines, `other` for the
+/// rest, so that a client inventing methods cannot grow the metrics without bound.
+pub fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// The label of a route pattern (`/api/2/users/{user_id}`), kept for the life of the process
+/// the first time it is seen. Only a router's patterns may be passed: they are a fixed set,
+/// so what is kept is bounded by the routes the program declares.
+pub fn route_label(pattern: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{LazyLock, RwLock};
+    static PATTERNS: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+    if let Some(known) = PATTERNS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(pattern)
+    {
+        return known;
+    }
+    let mut patterns = PATTERNS.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = patterns.get(pattern) {
+        return known;
+    }
+    let kept: &'static str = Box::leak(pattern.to_owned().into_boxed_str());
+    patterns.insert(kept);
+    kept
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -124,5 +167,26 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_pattern_is_kept_once_however_often_it_is_seen() {
+        let first = route_label(&String::from("/api/2/users/{user_id}"));
+        let again = route_label(&String::from("/api/2/users/{user_id}"));
+        assert_eq!(first, "/api/2/users/{user_id}");
+        assert!(std::ptr::eq(first, again));
+        assert!(!std::ptr::eq(first, route_label("/api/2/users")));
+    }
+
+    #[test]
+    fn methods_outside_http_share_one_label() {
+        assert_eq!(method_label(&http::Method::PATCH), "PATCH");
+        let invented = http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&invented), "other");
     }
 }

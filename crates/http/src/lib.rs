@@ -396,32 +396,37 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// Middleware: makes the request id and the client's address (the peer, or whom a trusted
-/// proxy forwarded for) available to everything the request runs: error bodies, audit events,
-/// per-source throttling.
-pub async fn scope_request(
-    axum::extract::State(warden): axum::extract::State<std::sync::Arc<warden_core::Warden>>,
-    request: Request<Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// The request id and the client's address (the peer, or whom a trusted proxy forwarded
+/// for) of `request`, to be made available to everything the request runs: error bodies,
+/// audit events, per-source throttling (`warden_core::request::in_request`).
+pub fn request_context(
+    warden: &warden_core::Warden,
+    request: &Request<Body>,
+    id: String,
+) -> warden_core::request::RequestContext {
     let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     // Every `X-Forwarded-For` line, in order: a proxy may add its own line rather than extend
     // the client's, and the hop it appends is the one to believe.
-    let forwarded_for: Vec<&str> = request
+    let mut lines = request
         .headers()
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let forwarded_for = (!forwarded_for.is_empty()).then(|| forwarded_for.join(","));
-    let context = warden_core::request::RequestContext {
-        id: request_id(request.headers()),
+        .filter_map(|v| v.to_str().ok());
+    let forwarded_for = lines.next().map(|first| {
+        let mut joined = first.to_owned();
+        for line in lines {
+            joined.push(',');
+            joined.push_str(line);
+        }
+        joined
+    });
+    warden_core::request::RequestContext {
+        id,
         source: warden.client_address(peer, forwarded_for.as_deref()),
-    };
-    warden_core::request::in_request(context, next.run(request)).await
+    }
 }
 
 /// The id of the request being served, for error bodies; empty outside a request.

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -22,9 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use warden_core::bootstrap::{BootstrapRequest, Generated};
 use warden_core::mail::{MailSender, OutboxMailer, SmtpMailer, SmtpSettings};
 use warden_core::metrics::{RequestLabels, RouteLabels};
@@ -415,6 +412,10 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 }
 
 pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
+    let around = Around {
+        warden: warden.clone(),
+        body_limit: warden_http::BodyLimit(max_body_bytes),
+    };
     Router::new()
         .merge(warden_api_keystone::root_router())
         .merge(warden_api_account::root_router())
@@ -424,66 +425,90 @@ pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
         .nest("/v3", warden_api_keystone::router(warden.clone()))
         .nest("/v3.0", warden_api_iam::router(warden.clone()))
         .fallback(warden_api_keystone::fallback)
-        .layer(middleware::from_fn_with_state(
-            warden.clone(),
-            warden_http::scope_request,
-        ))
-        .layer(middleware::from_fn_with_state(warden.clone(), access_log))
-        .layer(Extension(warden_http::BodyLimit(max_body_bytes)))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+        .layer(middleware::from_fn_with_state(around, around_request))
         .with_state(warden)
 }
 
-/// A random (version 4) UUID for each request that brings no `X-Request-Id`, from the thread's
-/// CSPRNG rather than a system call per request: an id must be unique, not secret.
-#[derive(Clone, Copy, Debug, Default)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = id.hyphenated().encode_lower(&mut text);
-        HeaderValue::from_str(text).ok().map(RequestId::new)
-    }
+/// What [`around_request`] needs.
+#[derive(Clone)]
+struct Around {
+    warden: Arc<Warden>,
+    body_limit: warden_http::BodyLimit,
 }
 
-/// One log line and one metrics sample per request.
-async fn access_log(State(warden): State<Arc<Warden>>, request: Request, next: Next) -> Response {
+static X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// Everything done around each request, in one layer (each layer of a router costs every
+/// request a boxed service clone and a future of its own):
+///
+/// - the request id: the client's `X-Request-Id`, or a new random one, sent back in
+///   `X-Request-Id`;
+/// - the body limit every body extractor reads;
+/// - the request's context (its id and the client's address) for everything it runs;
+/// - one access log line and one metrics sample.
+async fn around_request(
+    State(around): State<Around>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = new_request_id();
+            request
+                .headers_mut()
+                .insert(X_REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
+    request.extensions_mut().insert(around.body_limit);
+    let method = warden_core::metrics::method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let request_id = warden_http::request_id(request.headers());
-    let response = next.run(request).await;
+        .map_or("unmatched", |p| {
+            warden_core::metrics::route_label(p.as_str())
+        });
+    let id_text = id.to_str().unwrap_or_default();
+    let context = warden_http::request_context(&around.warden, &request, id_text.to_owned());
+    let mut response = warden_core::request::in_request(context, next.run(request)).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    tracing::info!(
-        method = %method,
-        route = %route,
+    crate::access_log::record(&crate::access_log::Entry {
+        method,
+        route,
         status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        request_id = %request_id,
-        "request"
-    );
-    warden
-        .metrics
+        latency: elapsed,
+        request_id: id_text,
+    });
+    let metrics = &around.warden.metrics;
+    metrics
         .requests
         .get_or_create(&RequestLabels {
-            method: method.to_string(),
-            route: route.clone(),
+            method,
+            route,
             status,
         })
         .inc();
-    warden
-        .metrics
+    metrics
         .request_duration
         .get_or_create(&RouteLabels { route })
         .observe(elapsed.as_secs_f64());
+    if !response.headers().contains_key(&X_REQUEST_ID) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    }
     response
+}
+
+/// A random (version 4) UUID for a request that brings no `X-Request-Id`, from the thread's
+/// CSPRNG rather than a system call per request: an id must be unique, not secret.
+fn new_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = id.hyphenated().encode_lower(&mut text);
+    // A UUID's text is always a valid header value.
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unassigned"))
 }
 
 async fn healthz(State(warden): State<Arc<Warden>>) -> Response {

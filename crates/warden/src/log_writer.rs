@@ -33,6 +33,20 @@ impl<W: Write> Shared<W> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Queues `bytes` behind what is waiting.
+    fn append(&self, bytes: &[u8]) {
+        let waiting = {
+            let mut pending = self.lock_pending();
+            pending.extend_from_slice(bytes);
+            pending.len()
+        };
+        if waiting >= HOLD_AT {
+            self.flush();
+        } else if waiting >= FLUSH_AT {
+            self.wake.notify_one();
+        }
+    }
+
     /// Writes everything waiting, in order.
     fn flush(&self) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
@@ -58,6 +72,13 @@ impl<W> Clone for Batched<W> {
     }
 }
 
+impl<W: Write> Batched<W> {
+    /// Queues `bytes`, whole lines formatted elsewhere, behind what is waiting.
+    pub fn append(&self, bytes: &[u8]) {
+        self.shared.append(bytes);
+    }
+}
+
 /// One line being logged.
 pub struct Line<W> {
     shared: Arc<Shared<W>>,
@@ -65,16 +86,7 @@ pub struct Line<W> {
 
 impl<W: Write> Write for Line<W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let waiting = {
-            let mut pending = self.shared.lock_pending();
-            pending.extend_from_slice(bytes);
-            pending.len()
-        };
-        if waiting >= HOLD_AT {
-            self.shared.flush();
-        } else if waiting >= FLUSH_AT {
-            self.shared.wake.notify_one();
-        }
+        self.shared.append(bytes);
         Ok(bytes.len())
     }
 

@@ -15,9 +15,14 @@ fn init_logging(settings: &Settings) -> log_writer::FlushGuard<std::io::Stderr> 
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = log_writer::batched_stderr();
     // Colour only for a person at a terminal; files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !ansi {
+        // Access lines are formatted by the access log itself, into the same writer.
+        warden::access_log::install(writer.clone(), settings.log_format);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .with_writer(writer);
     match settings.log_format {
         LogFormat::Text => builder.init(),

@@ -5,6 +5,11 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
+async fn metrics_text(app: &TestApp) -> String {
+    let r = app.http.get(app.at("/metrics")).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn healthz_metrics_and_request_ids() {
     let app = TestApp::spawn().await;
@@ -21,15 +26,7 @@ async fn healthz_metrics_and_request_ids() {
     assert_eq!(sent.headers()["x-request-id"], "trace-me-1");
     app.client_token().await;
     app.keystone_token(ADMIN_LOGIN, ADMIN_PASSWORD).await;
-    let metrics = app
-        .http
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains(
             "warden_http_requests_total{method=\"POST\",route=\"/api/2/idp/token\",status=\"200\"}"
@@ -45,6 +42,41 @@ async fn healthz_metrics_and_request_ids() {
     assert!(metrics.contains("warden_tokens_issued_total{face=\"keystone\",grant=\"password\"} 1"));
     assert!(metrics.contains("warden_http_request_duration_seconds_bucket"));
     assert!(metrics.contains("warden_password_hash_waiting"));
+}
+
+#[tokio::test]
+async fn request_metrics_stay_bounded_whatever_method_a_client_invents() {
+    let app = TestApp::spawn().await;
+    for method in ["BREW", "WHEN", "GET"] {
+        let r = app
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.at("/healthz"),
+            )
+            .send()
+            .await
+            .unwrap();
+        // Every answer, an error too, carries its request id.
+        assert!(!r.headers()["x-request-id"].is_empty(), "{method}");
+    }
+    let metrics = metrics_text(&app).await;
+    assert!(
+        metrics.contains(
+            "warden_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "warden_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("BREW") && !metrics.contains("WHEN"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
