@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use warden_core::audit::{AuditListing, AuditPage};
 use warden_core::Warden;
+use warden_http::Json;
 use warden_store::AuditEvent;
 
 use crate::error::AccountError;

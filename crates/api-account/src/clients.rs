@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,6 +16,7 @@ use warden_core::clients::{RegisteredClient, RotatedSecret};
 use warden_core::Warden;
 use warden_domain::client::{AuthMethod, ClientData, ClientKind, ClientPatch, NewApiClient};
 use warden_domain::{ApiClient, DomainError, FieldError, FieldErrorKind, TenantId};
+use warden_http::Json;
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller, CallerOrBasic};

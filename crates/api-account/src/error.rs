@@ -4,11 +4,11 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use warden_domain::catalog::CatalogRule;
 use warden_domain::tenant::TenantRule;
 use warden_domain::{AuthFailure, DomainError, Resource};
+use warden_http::Json;
 use warden_http::{current_request_id, BodyRejection};
 
 const DOMAIN: &str = "PlatformAccountServer";

@@ -28,6 +28,9 @@ fn query_token(parts: &Parts) -> Result<Option<String>, AccountError> {
     struct Q {
         access_token: Option<String>,
     }
+    if parts.uri.query().is_none() {
+        return Ok(None);
+    }
     let q: Q = warden_http::parse_query(parts.uri.query()).unwrap_or(Q { access_token: None });
     Ok(q.access_token)
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,6 +16,7 @@ use utoipa_axum::routes;
 use warden_core::clients::{GrantedTokens, Introspection};
 use warden_core::{Principal, Warden};
 use warden_domain::{ApiClient, DomainError};
+use warden_http::Json;
 
 use crate::error::OAuthError;
 use crate::openapi::OAuthErrorBody;

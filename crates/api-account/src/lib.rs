@@ -33,7 +33,7 @@ pub fn router() -> Router<Arc<Warden>> {
             "/openapi.json",
             get(move || {
                 let document = document.clone();
-                async move { axum::Json((*document).clone()) }
+                async move { warden_http::Json((*document).clone()) }
             }),
         )
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,6 +10,7 @@ use utoipa_axum::routes;
 use warden_core::policies::PolicyRequest;
 use warden_core::Warden;
 use warden_domain::{AccessPolicy, DomainError, FieldError, FieldErrorKind, Role, TenantId};
+use warden_http::Json;
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, Caller};

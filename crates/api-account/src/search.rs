@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,6 +11,7 @@ use utoipa_axum::routes;
 use warden_core::policies::SearchResult;
 use warden_core::Warden;
 use warden_domain::{DomainError, FieldErrorKind};
+use warden_http::Json;
 use warden_store::SearchObject;
 
 use crate::error::AccountError;

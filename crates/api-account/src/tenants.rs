@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +18,7 @@ use warden_domain::tenant::{
 use warden_domain::{
     DomainError, Email, FieldError, FieldErrorKind, Tenant, TenantId, TenantKind, Text,
 };
+use warden_http::Json;
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller};

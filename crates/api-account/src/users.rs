@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +16,7 @@ use warden_domain::{
     ContactPatch, DomainError, Email, FieldError, FieldErrorKind, Login, NewUser, PhoneChange,
     TenantId, Text, Timestamp, User, UserId, UserPatch,
 };
+use warden_http::Json;
 
 use crate::error::AccountError;
 use crate::extract::{AccountJson, AccountQuery, Caller, CallerOrBasic};

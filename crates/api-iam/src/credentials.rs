@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde_json::{json, Map, Value};
 use warden_core::{NewCredential, Warden};
 use warden_domain::{DomainError, FieldErrorKind};
+use warden_http::Json;
 use warden_store::{CredentialRecord, CredentialStatus};
 
 use crate::error::IamError;

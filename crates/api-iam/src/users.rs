@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warden_core::keystone::{KeystoneUserPatch, NewKeystoneUser};
@@ -15,6 +14,7 @@ use warden_domain::{
     AuthFailure, ContactPatch, DomainError, Email, FieldError, FieldErrorKind, PhoneChange, Tenant,
     User,
 };
+use warden_http::Json;
 
 use crate::error::IamError;
 

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_core::app_credentials::{AppCredential, NewAppCredential, RoleRef};
 use warden_core::Warden;
 use warden_domain::{DomainError, FieldErrorKind};
+use warden_http::Json;
 
 use crate::common::collection_links;
 use crate::error::KeystoneError;

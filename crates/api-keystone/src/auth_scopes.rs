@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
-use axum::Json;
 use serde_json::{json, Value};
 use warden_core::Warden;
 use warden_domain::Tenant;
+use warden_http::Json;
 
 use crate::catalog::catalog_json;
 use crate::error::KeystoneError;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_core::catalog::{
@@ -15,6 +15,7 @@ use warden_core::catalog::{
 };
 use warden_core::{Principal, Warden};
 use warden_domain::{DomainError, FieldErrorKind};
+use warden_http::Json;
 use warden_store::{EndpointFilter, EndpointRecord, Interface, RegionRecord, ServiceRecord};
 
 use crate::error::KeystoneError;

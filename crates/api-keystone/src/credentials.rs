@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_core::keystone_credentials::{
@@ -14,6 +14,7 @@ use warden_core::keystone_credentials::{
 };
 use warden_core::Warden;
 use warden_domain::{DomainError, FieldErrorKind};
+use warden_http::Json;
 
 use crate::error::KeystoneError;
 use crate::fields::{authenticated_member, with_extra, MAX_NAME, MAX_TEXT};

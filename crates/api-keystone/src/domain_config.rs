@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use warden_core::domain_config::ConfigPart;
 use warden_core::Warden;
+use warden_http::Json;
 
 use crate::error::KeystoneError;
 use crate::fields::authenticated_member;

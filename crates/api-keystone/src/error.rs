@@ -2,12 +2,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use warden_domain::catalog::CatalogRule;
 use warden_domain::tenant::TenantRule;
 use warden_domain::DomainError;
 use warden_http::BodyRejection;
+use warden_http::Json;
 
 #[derive(Debug)]
 pub enum KeystoneError {

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde_json::{json, Value};
 use warden_core::Warden;
 use warden_domain::keystone::GroupPatch;
 use warden_domain::Group;
+use warden_http::Json;
 
 use crate::common::{caller, collection_links, query_pairs, query_value, self_link, Body};
 use crate::error::KeystoneError;

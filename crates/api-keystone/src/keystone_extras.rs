@@ -7,12 +7,13 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warden_core::keystone_extras::{ConsumerPatch, EndpointGroupPatch, PolicyPatch};
 use warden_core::{Principal, Warden};
 use warden_domain::{DomainError, FieldErrorKind};
+use warden_http::Json;
 use warden_store::{EndpointGroupRecord, KeystonePolicyRecord, OauthConsumerRecord};
 
 use crate::error::KeystoneError;

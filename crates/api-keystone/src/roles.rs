@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use warden_core::roles::{
     new_role, ActorId, ActorRef, Assignment, AssignmentQuery, GrantRef, RoleInference, RoleView,
@@ -14,6 +14,7 @@ use warden_core::roles::{
 use warden_core::Warden;
 use warden_domain::keystone::RolePatch;
 use warden_domain::{DomainError, FieldErrorKind, KeystoneRole};
+use warden_http::Json;
 
 use crate::common::{caller, collection_links, flag, query_pairs, query_value, self_link, Body};
 use crate::error::KeystoneError;

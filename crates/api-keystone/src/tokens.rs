@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_core::app_credentials::AppCredentialRef;
@@ -13,6 +12,7 @@ use warden_core::catalog::CatalogEntry;
 use warden_core::keystone::{NameOrId, ScopeRequest, ScopeView, TokenView, UserRef};
 use warden_core::{Credential, Warden};
 use warden_domain::{AuthFailure, DomainError, FieldErrorKind, Password, Tenant};
+use warden_http::Json;
 
 use crate::catalog::catalog_json;
 use crate::error::KeystoneError;

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_core::keystone::{KeystoneUserPatch, NewKeystoneUser};
 use warden_core::Warden;
 use warden_domain::{DomainError, FieldErrorKind, Tenant, User};
+use warden_http::Json;
 
 use crate::common::{caller, collection_links, Body};
 use crate::error::KeystoneError;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::{json, Value};
 use warden_core::Warden;
+use warden_http::Json;
 
 fn version(warden: &Warden) -> Value {
     json!({
