@@ -445,7 +445,8 @@ static X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-req
 ///   `X-Request-Id`;
 /// - the body limit every body extractor reads;
 /// - the request's context (its id and the client's address) for everything it runs;
-/// - one access log line and one metrics sample.
+/// - one access log line (with the method as sent) and one metrics sample (methods HTTP does
+///   not define counted as `other`).
 async fn around_request(
     State(around): State<Around>,
     mut request: Request,
@@ -463,7 +464,7 @@ async fn around_request(
         }
     };
     request.extensions_mut().insert(around.body_limit);
-    let method = warden_core::metrics::method_label(request.method());
+    let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -476,7 +477,7 @@ async fn around_request(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     crate::access_log::record(&crate::access_log::Entry {
-        method,
+        method: method.as_str(),
         route,
         status,
         latency: elapsed,
@@ -486,7 +487,7 @@ async fn around_request(
     metrics
         .requests
         .get_or_create(&RequestLabels {
-            method,
+            method: warden_core::metrics::method_label(&method),
             route,
             status,
         })
