@@ -416,15 +416,6 @@ where
     }
 }
 
-/// The request id the application assigned (also sent back in `X-Request-Id`).
-pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
-}
-
 /// The request id and the client's address (the peer, or whom a trusted proxy forwarded
 /// for) of `request`, to be made available to everything the request runs: error bodies,
 /// audit events, per-source throttling (`warden_core::request::in_request`).

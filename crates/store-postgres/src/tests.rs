@@ -1183,6 +1183,17 @@ async fn revocation_on_b_reaches_a(a: &PostgresStore, b: &PostgresStore, user: U
     .await;
 }
 
+/// A user inserted through `store`, returned once the store's change feed is connected.
+async fn user_once_the_feed_reads(store: &PostgresStore, tenant: TenantId) -> User {
+    let user = user_in(tenant, "ada");
+    store.insert_user(&user, &sys()).await.unwrap();
+    eventually("the feed connected", || async {
+        store.change_feed_connected()
+    })
+    .await;
+    user
+}
+
 /// Two nodes on one bootstrapped database holding one user, both feeds connected; `None`
 /// without a test database.
 async fn two_nodes_with_a_user() -> Option<(TestDb, PostgresStore, PostgresStore, User)> {
@@ -1306,12 +1317,7 @@ async fn the_change_log_is_pruned_and_a_node_that_stopped_reading_it_starts_afre
         prune_every: Duration::from_millis(50),
     };
     let store = PostgresStore::open_with(&db.url, 4, timing).await.unwrap();
-    let user = user_in(plan.root.id, "ada");
-    store.insert_user(&user, &sys()).await.unwrap();
-    eventually("the feed connected", || async {
-        store.change_feed_connected()
-    })
-    .await;
+    let user = user_once_the_feed_reads(&store, plan.root.id).await;
     let mut conn = db.connect().await;
     assert!(log_rows(&mut conn).await > 0, "the writes left no rows");
     // Once their transactions ended long enough ago, the rows are deleted, and the feed
@@ -1347,12 +1353,7 @@ async fn a_lost_change_feed_is_reconnected_and_nothing_cached_before_the_gap_is_
     let Some((db, store, plan)) = bootstrapped().await else {
         return;
     };
-    let user = user_in(plan.root.id, "ada");
-    store.insert_user(&user, &sys()).await.unwrap();
-    eventually("the feed connected", || async {
-        store.change_feed_connected()
-    })
-    .await;
+    let user = user_once_the_feed_reads(&store, plan.root.id).await;
     let mut conn = db.connect().await;
     let missed = cached_behind_a_silent_rename(&store, &mut conn, user.id).await;
     // The feed's connection is ended, as a restart of the database or a failover would.

@@ -777,8 +777,16 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use warden_store::{KeyState, SigningKeyRecord, Store};
+
+    /// A store on a fresh file in a directory removed when the returned guard is dropped.
+    pub(crate) async fn temp_store() -> (tempfile::TempDir, crate::SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::SqliteStore::open(&url).await.unwrap();
+        (dir, store)
+    }
 
     fn key(kid: &str) -> SigningKeyRecord {
         SigningKeyRecord {
@@ -793,9 +801,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_on_one_user_leaves_what_does_not_depend_on_the_user_cached() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::SqliteStore::open(&url).await.unwrap();
+        let (_dir, store) = crate::tests::temp_store().await;
         let someone = uuid::Uuid::new_v4();
         // A cached answer, and a way to tell whether it is still served: the read that would
         // replace it fails.
@@ -831,9 +837,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_first_key_is_inserted_only_while_none_is_active() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::SqliteStore::open(&url).await.unwrap();
+        let (_dir, store) = crate::tests::temp_store().await;
         assert!(store.insert_first_signing_key(&key("a")).await.unwrap());
         assert!(!store.insert_first_signing_key(&key("b")).await.unwrap());
         let keys = store.signing_keys().await.unwrap();

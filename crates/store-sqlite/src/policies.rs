@@ -306,9 +306,7 @@ mod tests {
     /// A replacement decided on a set that has changed since is refused.
     #[tokio::test]
     async fn a_replacement_based_on_a_stale_set_is_a_version_mismatch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::SqliteStore::open(&url).await.unwrap();
+        let (_dir, store) = crate::tests::temp_store().await;
         let trustee = uuid::Uuid::new_v4();
         let stale = [warden_domain::PolicyId::new_random()];
         let audit = Audit::system(warden_domain::Timestamp::EPOCH);
@@ -325,9 +323,7 @@ mod tests {
     /// Each property's query is answered from that property's index, never by scanning.
     #[tokio::test]
     async fn every_search_query_uses_an_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::SqliteStore::open(&url).await.unwrap();
+        let (_dir, store) = crate::tests::temp_store().await;
         let plan = |sql: String| {
             let store = &store;
             async move {

@@ -453,9 +453,7 @@ mod tests {
     /// A tenant's users come out of an index in login order: no sort per listing.
     #[tokio::test]
     async fn a_tenants_users_are_read_in_login_order_from_an_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
+        let (_dir, store) = crate::tests::temp_store().await;
         let rows = sqlx::query(
             "EXPLAIN QUERY PLAN SELECT id FROM users WHERE tenant_id = 'x' ORDER BY login_key",
         )

@@ -117,21 +117,19 @@ fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since.as_secs();
     let (cached, mut text) = SECOND.get();
-    if cached != seconds {
+    if cached == seconds {
+        out.extend_from_slice(&text);
+    } else {
         let at = chrono::DateTime::from_timestamp(i64::try_from(seconds).unwrap_or(0), 0)
             .unwrap_or_default();
         let formatted = at.format("%Y-%m-%dT%H:%M:%S").to_string();
+        out.extend_from_slice(formatted.as_bytes());
+        // Years outside 0–9999 have another length and are not cached.
         if formatted.len() == text.len() {
             text.copy_from_slice(formatted.as_bytes());
             SECOND.set((seconds, text));
-        } else {
-            // Outside years 0–9999: not cached.
-            out.extend_from_slice(formatted.as_bytes());
-            let _ = write!(out, ".{:06}Z", since.subsec_micros());
-            return;
         }
     }
-    out.extend_from_slice(&text);
     let _ = write!(out, ".{:06}Z", since.subsec_micros());
 }
 
