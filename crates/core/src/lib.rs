@@ -60,7 +60,8 @@ pub struct CoreSettings {
     pub hash_params: HashParams,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
-    pub token_cache_entries: usize,
+    /// Memory the verified-token cache may take (token text and claims).
+    pub token_cache_bytes: u64,
     pub lockout: lockout::LockoutPolicy,
     /// Throttling of password attempts per client address, on each node.
     pub source_lockout: lockout::LockoutPolicy,
@@ -93,7 +94,7 @@ impl CoreSettings {
             hash_params: HashParams::default(),
             hash_concurrency: cores,
             hash_queue: cores * 32,
-            token_cache_entries: 100_000,
+            token_cache_bytes: 64 * 1024 * 1024,
             lockout: lockout::LockoutPolicy::default(),
             source_lockout: lockout::LockoutPolicy::per_source(),
             source_capacity: 100_000,
@@ -145,7 +146,7 @@ impl Warden {
             clock.clone(),
             settings.public_url.clone(),
             settings.audience.clone(),
-            settings.token_cache_entries,
+            settings.token_cache_bytes,
         );
         Ok(Self {
             sources: lockout::SourceThrottle::new(

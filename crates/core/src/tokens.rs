@@ -1,6 +1,7 @@
 //! Access tokens: JWTs signed with the active key, accepted by every face. Verification checks
 //! length, header, signature, then `exp`/`nbf`/`iss`/`aud`/use, and caches the verified claims
-//! by a hash of the token until they expire; revocation is checked by the caller every time.
+//! under the token's whole text until they expire; revocation is checked by the caller every
+//! time.
 
 use std::sync::Arc;
 
@@ -8,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use warden_domain::{AuthFailure, ClientId, DomainError, Timestamp, UserId};
 
 use crate::clock::Clock;
@@ -197,7 +197,25 @@ pub struct TokenService {
     clock: Arc<dyn Clock>,
     issuer: String,
     audience: String,
-    cache: quick_cache::sync::Cache<[u8; 32], Arc<Claims>>,
+    cache: quick_cache::sync::Cache<Box<str>, Arc<Claims>, TokenWeight>,
+}
+
+/// A cached token costs its text and its claims; the cache holds at most
+/// [`TokenService::new`]'s `cache_bytes` of them.
+///
+/// The cache is keyed by the token's whole text, compared byte for byte on every hit, so a
+/// forged token can never be taken for a verified one (a digest as key would be as safe only
+/// while the digest resists collisions, and costs a hash of the whole token per request).
+#[derive(Clone)]
+struct TokenWeight;
+
+/// What a token's verified claims take in memory, about (ids, names, scopes).
+const CLAIMS_WEIGHT: u64 = 512;
+
+impl quick_cache::Weighter<Box<str>, Arc<Claims>> for TokenWeight {
+    fn weight(&self, token: &Box<str>, _: &Arc<Claims>) -> u64 {
+        token.len() as u64 + CLAIMS_WEIGHT
+    }
 }
 
 impl TokenService {
@@ -206,15 +224,27 @@ impl TokenService {
         clock: Arc<dyn Clock>,
         issuer: String,
         audience: String,
-        cache_entries: usize,
+        cache_bytes: u64,
     ) -> Self {
+        // Tokens of the usual size (about 1 KiB) set the number of slots reserved up front.
+        let typical = 1024 + CLAIMS_WEIGHT;
+        let cache_bytes = cache_bytes.max(16 * typical);
         Self {
             keys,
             clock,
             issuer,
             audience,
-            cache: quick_cache::sync::Cache::new(cache_entries.max(16)),
+            cache: quick_cache::sync::Cache::with_weighter(
+                (cache_bytes / typical) as usize,
+                cache_bytes,
+                TokenWeight,
+            ),
         }
+    }
+
+    /// What the verified-token cache holds now, in bytes as weighed (text and claims).
+    pub fn cached_bytes(&self) -> u64 {
+        self.cache.weight()
     }
 
     pub fn issuer(&self) -> &str {
@@ -276,12 +306,11 @@ impl TokenService {
             return Err(invalid);
         }
         let now = self.clock.now().seconds();
-        let fingerprint: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.cache.get(&fingerprint) {
+        if let Some(claims) = self.cache.get(token) {
             if claims.exp > now && claims.nbf <= now {
                 return Ok(claims);
             }
-            self.cache.remove(&fingerprint);
+            self.cache.remove(token);
             return Err(invalid);
         }
         if !plain_jws_header(token) {
@@ -316,7 +345,7 @@ impl TokenService {
             return Err(invalid);
         }
         let claims = Arc::new(claims);
-        self.cache.insert(fingerprint, claims.clone());
+        self.cache.insert(token.into(), claims.clone());
         Ok(claims)
     }
 }

@@ -60,7 +60,7 @@ impl Fixture {
                 Arc::new(clock),
                 "http://warden.test".into(),
                 "warden".into(),
-                64,
+                64 * 1024,
             );
             let good = tokens
                 .issue(TokenRequest {

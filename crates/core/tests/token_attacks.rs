@@ -40,7 +40,7 @@ async fn fixture(alg: SigningAlg) -> Fixture {
         Arc::new(clock.clone()),
         ISSUER.into(),
         AUDIENCE.into(),
-        64,
+        64 * 1024,
     );
     let good = tokens
         .issue(TokenRequest {
@@ -117,6 +117,27 @@ async fn the_reference_token_is_accepted_and_a_re_signed_copy_too() {
 }
 
 #[tokio::test]
+async fn the_verified_token_cache_stays_within_its_bytes() {
+    let f = fixture(SigningAlg::Rs256).await;
+    let tokens: Vec<String> = (0..200)
+        .map(|i| {
+            let mut claims = f.valid_claims();
+            claims["jti"] = json!(format!("token-{i}"));
+            f.sign(&f.header(), &claims)
+        })
+        .collect();
+    for token in &tokens {
+        assert!(f.tokens.verify(token).await.is_ok());
+        assert!(f.tokens.cached_bytes() <= 64 * 1024);
+    }
+    // 200 tokens of about 1.5 KiB each do not fit: older ones were let go, and verify again.
+    assert!(f.tokens.cached_bytes() > 32 * 1024);
+    for token in &tokens {
+        assert!(f.tokens.verify(token).await.is_ok());
+    }
+}
+
+#[tokio::test]
 async fn alg_none_in_every_spelling_is_refused() {
     let f = fixture(SigningAlg::Rs256).await;
     let (mut header, claims, signature) = segments(&f.good);
@@ -132,6 +153,8 @@ async fn alg_none_in_every_spelling_is_refused() {
 #[tokio::test]
 async fn tampered_signatures_and_payloads_are_refused() {
     let f = fixture(SigningAlg::Rs256).await;
+    // With the genuine token verified and cached, no copy of it differing anywhere passes.
+    assert!(f.tokens.verify(&f.good).await.is_ok());
     let parts: Vec<&str> = f.good.split('.').collect();
     let (h, p, s) = (parts[0], parts[1], parts[2]);
     f.refused(&format!("{h}.{p}."), "stripped").await;
