@@ -107,7 +107,7 @@ impl From<AuditPage> for AuditListResponse {
     }
 }
 
-#[utoipa::path(get, path = "/audit_events", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/2/audit_events", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "One page of the trail, oldest first", body = AuditListResponse),
         (status = 400, description = "Invalid tenant id, cursor or limit", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),

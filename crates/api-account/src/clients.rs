@@ -264,7 +264,7 @@ pub struct DeleteClientQuery {
     version: Option<i64>,
 }
 
-#[utoipa::path(post, path = "/clients", tag = "clients", request_body = CreateClientRequest,
+#[utoipa::path(post, path = "/api/2/clients", tag = "clients", request_body = CreateClientRequest,
     responses((status = 201, description = "Created; the secret and registration access token are shown only here", body = CreatedClientResponse), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The caller cannot manage the tenant", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn create(
@@ -281,7 +281,7 @@ pub async fn create(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/clients", tag = "clients",
+#[utoipa::path(get, path = "/api/2/clients", tag = "clients",
     responses((status = 200, description = "Every client the caller can read", body = ClientListResponse), (status = 401, description = "No valid credentials", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -297,7 +297,7 @@ pub async fn list(
     Ok(Json(ClientListResponse { items }))
 }
 
-#[utoipa::path(get, path = "/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)),
+#[utoipa::path(get, path = "/api/2/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)),
     responses((status = 200, body = ClientResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -308,7 +308,7 @@ pub async fn get(
     Ok(Json(warden.get_client(&caller, &client_id).await?.into()))
 }
 
-#[utoipa::path(put, path = "/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)), request_body = UpdateClientRequest,
+#[utoipa::path(put, path = "/api/2/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)), request_body = UpdateClientRequest,
     responses((status = 200, body = ClientResponse), (status = 400, description = "Invalid input, or no `data`", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The caller cannot manage the client", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -326,7 +326,7 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/clients/{client_id}", tag = "clients", params(("client_id" = String, Path), DeleteClientQuery),
+#[utoipa::path(delete, path = "/api/2/clients/{client_id}", tag = "clients", params(("client_id" = String, Path), DeleteClientQuery),
     responses((status = 204, description = "Deleted; its tokens stop working"), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The caller cannot manage the client", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
@@ -343,7 +343,7 @@ pub async fn delete(
 
 /// Replaces the client's secret. The replaced secret keeps working for the grace period, so
 /// deployments can switch over without downtime; a grace of 0 ends it at once.
-#[utoipa::path(post, path = "/clients/{client_id}/secret", tag = "clients", params(("client_id" = String, Path)), request_body(content = Option<RotateSecretRequest>, description = "Optional"),
+#[utoipa::path(post, path = "/api/2/clients/{client_id}/secret", tag = "clients", params(("client_id" = String, Path)), request_body(content = Option<RotateSecretRequest>, description = "Optional"),
     responses((status = 200, description = "The new secret, shown only here", body = RotatedSecretResponse), (status = 400, description = "Grace period out of bounds", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The caller cannot manage the client", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 415, description = "A body that is not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn rotate_secret(
@@ -359,7 +359,7 @@ pub async fn rotate_secret(
     Ok(Json(rotated.into()))
 }
 
-#[utoipa::path(get, path = "/tenants/{tenant_id}/clients", tag = "clients", params(("tenant_id" = String, Path)),
+#[utoipa::path(get, path = "/api/2/tenants/{tenant_id}/clients", tag = "clients", params(("tenant_id" = String, Path)),
     responses((status = 200, description = "Ids of the clients registered in the tenant", body = ClientIdListResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such tenant (code 1005)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn tenant_clients(

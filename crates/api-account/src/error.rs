@@ -163,10 +163,6 @@ pub async fn method_not_allowed() -> AccountError {
     AccountError::MethodNotAllowed
 }
 
-pub async fn not_found() -> AccountError {
-    AccountError::RouteNotFound
-}
-
 /// An OAuth 2.0 error (RFC 6749 §5.2), used by `/idp/*`.
 #[derive(Debug)]
 pub struct OAuthError {

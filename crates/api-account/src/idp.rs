@@ -248,7 +248,7 @@ async fn read_form<T: DeserializeOwned>(
     Ok((parts.headers, form))
 }
 
-#[utoipa::path(post, path = "/idp/token", tag = "idp",
+#[utoipa::path(post, path = "/api/2/idp/token", tag = "idp",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
         (status = 429, body = OAuthErrorBody), (status = 503, body = OAuthErrorBody)),
@@ -364,7 +364,7 @@ async fn idp_caller(warden: &Warden, headers: &HeaderMap) -> Result<Principal, I
 }
 
 /// Introspection: `{"active": false}` for anything not live, else `active` with the claims.
-#[utoipa::path(post, path = "/idp/introspect_token", tag = "idp",
+#[utoipa::path(post, path = "/api/2/idp/introspect_token", tag = "idp",
     request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "`{\"active\": bool, \"token_type\", ...claims}`", body = serde_json::Value), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
@@ -406,7 +406,7 @@ pub async fn introspect_token(
 
 /// Revocation (RFC 7009): an access token by its id, a refresh token with its whole family.
 /// Answers 200 with an empty body whether or not the token was known.
-#[utoipa::path(post, path = "/idp/revoke_token", tag = "idp",
+#[utoipa::path(post, path = "/api/2/idp/revoke_token", tag = "idp",
     request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or not a live token; empty body"), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
@@ -423,12 +423,12 @@ pub async fn revoke_token(
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
-#[utoipa::path(get, path = "/idp/keys", tag = "idp", responses((status = 200, description = "The JSON Web Key Set", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/2/idp/keys", tag = "idp", responses((status = 200, description = "The JSON Web Key Set", body = serde_json::Value)))]
 pub async fn keys(State(warden): State<Arc<Warden>>) -> Json<serde_json::Value> {
     Json(warden.jwks())
 }
 
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "idp", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/2/.well-known/openid-configuration", tag = "idp", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
 pub async fn openid_configuration(State(warden): State<Arc<Warden>>) -> Json<serde_json::Value> {
     let base = &warden.settings().public_url;
     Json(json!({

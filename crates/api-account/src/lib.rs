@@ -24,20 +24,36 @@ use warden_core::Warden;
 
 pub use error::AccountError;
 
-/// The routes under `/api/2`, with the OpenAPI document built from the same handlers.
+/// Where the account face lives.
+pub const BASE: &str = "/api/2";
+
+/// The routes of the account face, each under its full path (`/api/2/...`), with the OpenAPI
+/// document built from the same handlers. The routes are registered whole rather than nested:
+/// a nested router rebuilds every request's URI to strip its prefix. A request under
+/// [`BASE`] that no route matches is for [`owns`] and [`not_found`] to answer.
 pub fn router() -> Router<Arc<Warden>> {
     let (router, document) = api().split_for_parts();
-    let document = Arc::new(document);
+    let document = Arc::new(relative_to_base(document));
     router
         .route(
-            "/openapi.json",
+            "/api/2/openapi.json",
             get(move || {
                 let document = document.clone();
                 async move { warden_http::Json((*document).clone()) }
             }),
         )
         .method_not_allowed_fallback(error::method_not_allowed)
-        .fallback(error::not_found)
+}
+
+/// Whether `path` is the account face's, so that a miss there is answered in its body.
+pub fn owns(path: &str) -> bool {
+    path.strip_prefix(BASE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The answer to a request under [`BASE`] that no route matches.
+pub async fn not_found() -> AccountError {
+    AccountError::RouteNotFound
 }
 
 fn api() -> OpenApiRouter<Arc<Warden>> {
@@ -51,9 +67,21 @@ fn api() -> OpenApiRouter<Arc<Warden>> {
         .merge(audit::routes())
 }
 
+/// The document names its paths relative to its server, `/api/2`.
+fn relative_to_base(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    document.paths.paths = std::mem::take(&mut document.paths.paths)
+        .into_iter()
+        .map(|(path, item)| match path.strip_prefix(BASE) {
+            Some(relative) => (relative.to_owned(), item),
+            None => (path, item),
+        })
+        .collect();
+    document
+}
+
 /// The OpenAPI 3.1 document of the account face.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    relative_to_base(api().split_for_parts().1)
 }
 
 /// The OpenID discovery document is also served at the host root.

@@ -115,7 +115,7 @@ impl ReplacePoliciesRequest {
     }
 }
 
-#[utoipa::path(get, path = "/users/{user_id}/access_policies", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/api/2/users/{user_id}/access_policies", tag = "users", params(("user_id" = String, Path)),
     responses((status = 200, body = PoliciesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -130,7 +130,7 @@ pub async fn get(
     }))
 }
 
-#[utoipa::path(put, path = "/users/{user_id}/access_policies", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(put, path = "/api/2/users/{user_id}/access_policies", tag = "users", params(("user_id" = String, Path)),
     request_body = ReplacePoliciesRequest,
     responses((status = 200, body = PoliciesResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)),

@@ -78,7 +78,7 @@ pub struct SearchResponse {
     items: Vec<SearchItem>,
 }
 
-#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery),
+#[utoipa::path(get, path = "/api/2/search", tag = "search", params(SearchQuery),
     responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -477,7 +477,7 @@ impl UpdateTenantRequest {
     }
 }
 
-#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = CreateTenantRequest,
+#[utoipa::path(post, path = "/api/2/tenants", tag = "tenants", request_body = CreateTenantRequest,
     responses((status = 201, body = TenantResponse), (status = 400, description = "Invalid input, a kind the parent cannot hold, or the parent is disabled (code 1003)", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The caller does not manage the parent", body = ErrorBody), (status = 409, description = "A sibling has the name (code 1004)", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -499,7 +499,7 @@ pub struct GetQuery {
     embed_path: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = String, Path), GetQuery),
+#[utoipa::path(get, path = "/api/2/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = String, Path), GetQuery),
     responses((status = 200, body = TenantResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such tenant (code 1005)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -608,7 +608,7 @@ pub struct TenantListResponse {
     timestamp: String,
 }
 
-#[utoipa::path(get, path = "/tenants", tag = "tenants", params(ListQuery),
+#[utoipa::path(get, path = "/api/2/tenants", tag = "tenants", params(ListQuery),
     responses((status = 200, body = TenantListResponse), (status = 400, description = "No filter, several filters, or a bad cursor", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The parent or subtree root is outside the caller's reach", body = ErrorBody), (status = 404, description = "No such parent or subtree root (code 1005)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -626,7 +626,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(put, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = String, Path)), request_body = UpdateTenantRequest,
+#[utoipa::path(put, path = "/api/2/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = String, Path)), request_body = UpdateTenantRequest,
     responses((status = 200, body = TenantResponse), (status = 400, description = "Invalid input or a broken tree rule: a kind the new parent cannot hold, under its own child (1007), under a disabled tenant (1013), away from the lock owner (1032)", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach, or locked by another tenant (code 1012)", body = ErrorBody), (status = 404, description = "No such tenant (code 1005)", body = ErrorBody), (status = 409, description = "Stale version (code 1001) or a sibling has the name (code 1004)", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -653,7 +653,7 @@ pub struct VersionQuery {
     version: Option<i64>,
 }
 
-#[utoipa::path(delete, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = String, Path), VersionQuery),
+#[utoipa::path(delete, path = "/api/2/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = String, Path), VersionQuery),
     responses((status = 204, description = "Deleted, with every tenant, user and API client below it"), (status = 400, description = "Missing version, or the tenant is still enabled (code 1006)", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach, the caller's own tenant, or locked (code 1012)", body = ErrorBody), (status = 404, description = "No such tenant (code 1005)", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
@@ -691,7 +691,7 @@ pub struct ChildrenResponse {
     items: ChildItems,
 }
 
-#[utoipa::path(get, path = "/tenants/{tenant_id}/children", tag = "tenants", params(("tenant_id" = String, Path), ChildrenQuery),
+#[utoipa::path(get, path = "/api/2/tenants/{tenant_id}/children", tag = "tenants", params(("tenant_id" = String, Path), ChildrenQuery),
     responses((status = 200, body = ChildrenResponse, description = "The direct children, by name"), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such tenant (code 1005)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn children(
@@ -724,7 +724,7 @@ pub struct TenantUsersResponse {
     items: Vec<String>,
 }
 
-#[utoipa::path(get, path = "/tenants/{tenant_id}/users", tag = "tenants", params(("tenant_id" = String, Path), UsersQuery),
+#[utoipa::path(get, path = "/api/2/tenants/{tenant_id}/users", tag = "tenants", params(("tenant_id" = String, Path), UsersQuery),
     responses((status = 200, body = TenantUsersResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such tenant (code 1005)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn users(

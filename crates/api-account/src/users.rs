@@ -1,6 +1,7 @@
 //! `/api/2/users`: create, list, read, change, delete, check a login, set a password, mail an
 //! activation link and consume it, confirm an e-mail change.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -91,80 +92,112 @@ fn language_code(raw: &str) -> Result<String, FieldError> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ContactResponse {
-    address1: String,
-    address2: String,
-    city: String,
-    country: String,
-    email: String,
-    firstname: String,
-    lastname: String,
-    phone: String,
-    state: String,
-    zipcode: String,
+pub struct ContactResponse<'a> {
+    address1: &'a str,
+    address2: &'a str,
+    city: &'a str,
+    country: &'a str,
+    email: &'a str,
+    firstname: &'a str,
+    lastname: &'a str,
+    #[schema(value_type = String)]
+    phone: Cow<'a, str>,
+    state: &'a str,
+    zipcode: &'a str,
 }
 
+/// A user as the account face shows it, borrowed from the record: serialising a cached user
+/// copies nothing.
 #[derive(Serialize, ToSchema)]
-pub struct UserResponse {
-    id: String,
+pub struct UserResponse<'a> {
+    #[schema(value_type = String)]
+    id: UserId,
     version: i64,
-    tenant_id: String,
-    login: String,
-    contact: ContactResponse,
+    #[schema(value_type = String)]
+    tenant_id: TenantId,
+    login: &'a str,
+    contact: ContactResponse<'a>,
     activated: bool,
     enabled: bool,
     terms_accepted: bool,
-    created_at: String,
-    updated_at: String,
-    language: String,
+    #[serde(serialize_with = "Timestamp::serialize_rfc3339_micros_offset")]
+    #[schema(value_type = String)]
+    created_at: Timestamp,
+    #[serde(serialize_with = "Timestamp::serialize_rfc3339_micros_offset")]
+    #[schema(value_type = String)]
+    updated_at: Timestamp,
+    language: &'a str,
     #[schema(value_type = String)]
     idp_id: &'static str,
-    external_id: Option<String>,
-    personal_tenant_id: Option<String>,
-    business_types: Vec<String>,
-    notifications: Vec<String>,
-    mfa_status: String,
+    external_id: Option<&'a str>,
+    #[schema(value_type = Option<String>)]
+    personal_tenant_id: Option<TenantId>,
+    business_types: &'a [String],
+    notifications: &'a [String],
+    mfa_status: &'a str,
 }
 
-impl From<User> for UserResponse {
-    fn from(u: User) -> Self {
-        let c = u.contact;
+impl<'a> UserResponse<'a> {
+    pub fn of(u: &'a User) -> Self {
+        let c = &u.contact;
         // The area code and number are kept apart for the IAM face; here they are one string.
         let phone = if c.areacode.is_empty() {
-            c.phone
+            Cow::Borrowed(c.phone.as_str())
         } else {
-            format!("{}-{}", c.areacode, c.phone)
+            Cow::Owned(format!("{}-{}", c.areacode, c.phone))
         };
         UserResponse {
-            id: u.id.to_string(),
+            id: u.id,
             version: u.version,
-            tenant_id: u.tenant_id.to_string(),
-            login: u.login.as_str().to_owned(),
+            tenant_id: u.tenant_id,
+            login: u.login.as_str(),
             contact: ContactResponse {
-                address1: c.address1,
-                address2: c.address2,
-                city: c.city,
-                country: c.country,
-                email: c.email.map(|e| e.as_str().to_owned()).unwrap_or_default(),
-                firstname: c.firstname,
-                lastname: c.lastname,
+                address1: &c.address1,
+                address2: &c.address2,
+                city: &c.city,
+                country: &c.country,
+                email: c.email.as_ref().map_or("", |e| e.as_str()),
+                firstname: &c.firstname,
+                lastname: &c.lastname,
                 phone,
-                state: c.state,
-                zipcode: c.zipcode,
+                state: &c.state,
+                zipcode: &c.zipcode,
             },
             activated: u.activated,
             enabled: u.enabled,
             terms_accepted: u.terms_accepted,
-            created_at: u.created_at.rfc3339_micros_offset(),
-            updated_at: u.updated_at.rfc3339_micros_offset(),
-            language: u.language,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            language: &u.language,
             idp_id: warden_domain::user::LOCAL_IDP_ID,
-            external_id: u.external_id,
-            personal_tenant_id: u.personal_tenant_id.map(|t| t.to_string()),
-            business_types: u.business_types,
-            notifications: u.notifications,
-            mfa_status: u.mfa_status,
+            external_id: u.external_id.as_deref(),
+            personal_tenant_id: u.personal_tenant_id,
+            business_types: &u.business_types,
+            notifications: &u.notifications,
+            mfa_status: &u.mfa_status,
         }
+    }
+}
+
+/// A user record answered as a [`UserResponse`]; shared with the read cache when it came from
+/// there.
+pub struct UserBody(Arc<User>);
+
+impl From<Arc<User>> for UserBody {
+    fn from(user: Arc<User>) -> Self {
+        UserBody(user)
+    }
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        UserBody(Arc::new(user))
+    }
+}
+
+impl Serialize for UserBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UserResponse::of(&self.0).serialize(serializer)
     }
 }
 
@@ -402,41 +435,41 @@ impl UpdateUserRequest {
     }
 }
 
-#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUserRequest,
+#[utoipa::path(post, path = "/api/2/users", tag = "users", request_body = CreateUserRequest,
     responses((status = 200, body = UserResponse), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 409, description = "Login taken", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
     AccountJson(body): AccountJson<CreateUserRequest>,
-) -> Result<Json<UserResponse>, AccountError> {
+) -> Result<Json<UserBody>, AccountError> {
     let new = NewUser::try_from(body)?;
     let user = warden.create_user(&caller, new).await?;
     Ok(Json(user.into()))
 }
 
-#[utoipa::path(get, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/api/2/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
     responses((status = 200, body = UserResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(warden): State<Arc<Warden>>,
     Caller(caller): Caller,
     Path(user_id): Path<String>,
-) -> Result<Json<UserResponse>, AccountError> {
+) -> Result<Json<UserBody>, AccountError> {
     Ok(Json(warden.get_user(&caller, &user_id).await?.into()))
 }
 
-#[utoipa::path(get, path = "/users/me", tag = "users",
+#[utoipa::path(get, path = "/api/2/users/me", tag = "users",
     responses((status = 200, body = UserResponse), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 404, description = "The caller is an API client", body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn me(
     State(warden): State<Arc<Warden>>,
     CallerOrBasic(caller): CallerOrBasic,
-) -> Result<Json<UserResponse>, AccountError> {
+) -> Result<Json<UserBody>, AccountError> {
     Ok(Json(warden.me(&caller).await?.into()))
 }
 
-#[utoipa::path(put, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path)), request_body = UpdateUserRequest,
+#[utoipa::path(put, path = "/api/2/users/{user_id}", tag = "users", params(("user_id" = String, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = UserResponse), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -444,7 +477,7 @@ pub async fn update(
     Caller(caller): Caller,
     Path(user_id): Path<String>,
     AccountJson(body): AccountJson<UpdateUserRequest>,
-) -> Result<Json<UserResponse>, AccountError> {
+) -> Result<Json<UserBody>, AccountError> {
     let (patch, version) = body.into_command()?;
     Ok(Json(
         warden
@@ -463,7 +496,7 @@ pub struct VersionQuery {
     version: Option<i64>,
 }
 
-#[utoipa::path(delete, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path), VersionQuery),
+#[utoipa::path(delete, path = "/api/2/users/{user_id}", tag = "users", params(("user_id" = String, Path), VersionQuery),
     responses((status = 204, description = "Deleted"), (status = 400, description = "Missing version, or the user is still enabled (code 1027)", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "Stale version (code 1001)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(
@@ -485,7 +518,7 @@ pub struct CheckLoginQuery {
     username: Option<String>,
 }
 
-#[utoipa::path(get, path = "/users/check_login", tag = "users", params(CheckLoginQuery),
+#[utoipa::path(get, path = "/api/2/users/check_login", tag = "users", params(CheckLoginQuery),
     responses((status = 204, description = "The login is free"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 409, description = "The login is taken", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn check_login(
@@ -508,7 +541,7 @@ pub struct SetPasswordRequest {
     password: Option<String>,
 }
 
-#[utoipa::path(post, path = "/users/{user_id}/password", tag = "users", params(("user_id" = String, Path)), request_body = SetPasswordRequest,
+#[utoipa::path(post, path = "/api/2/users/{user_id}/password", tag = "users", params(("user_id" = String, Path)), request_body = SetPasswordRequest,
     responses((status = 204, description = "Password set; the user is activated"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn set_password(
@@ -614,7 +647,8 @@ pub struct UserListPaging {
 
 #[derive(Serialize, ToSchema)]
 pub struct UserListResponse {
-    items: Vec<UserResponse>,
+    #[schema(value_type = Vec<UserResponse>)]
+    items: Vec<UserBody>,
     paging: UserListPaging,
     /// When the page was read: the `updated_since` of the next synchronisation.
     timestamp: String,
@@ -623,7 +657,7 @@ pub struct UserListResponse {
 impl From<UserPage> for UserListResponse {
     fn from(page: UserPage) -> Self {
         UserListResponse {
-            items: page.users.into_iter().map(UserResponse::from).collect(),
+            items: page.users.into_iter().map(UserBody::from).collect(),
             paging: UserListPaging {
                 cursors: UserListCursors { after: page.after },
             },
@@ -632,7 +666,7 @@ impl From<UserPage> for UserListResponse {
     }
 }
 
-#[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery),
+#[utoipa::path(get, path = "/api/2/users", tag = "users", params(ListUsersQuery),
     responses((status = 200, description = "One page of the users the caller can read, in id order", body = UserListResponse), (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "The tenant filter names a tenant outside the caller's reach", body = ErrorBody), (status = 404, description = "The tenant filter names no tenant (code 1005)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -644,7 +678,7 @@ pub async fn list(
     Ok(Json(warden.list_users(&caller, listing).await?.into()))
 }
 
-#[utoipa::path(post, path = "/users/{user_id}/send-activation-email", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(post, path = "/api/2/users/{user_id}/send-activation-email", tag = "users", params(("user_id" = String, Path)),
     responses((status = 204, description = "A one-time activation link was mailed; an earlier one stops working"), (status = 400, description = "The user is already activated (field `activated`) or has no e-mail address", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Outside the caller's reach", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 503, description = "The message could not be sent; retry", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn send_activation_email(
@@ -665,7 +699,7 @@ pub struct ActivateRequest {
     password: Option<String>,
 }
 
-#[utoipa::path(post, path = "/users/activate", tag = "users", request_body = ActivateRequest,
+#[utoipa::path(post, path = "/api/2/users/activate", tag = "users", request_body = ActivateRequest,
     responses((status = 204, description = "Password set; the user is activated and the token spent"), (status = 400, description = "Unknown, expired or spent token (field `token`), or a password the policy refuses", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn activate(
     State(warden): State<Arc<Warden>>,
@@ -692,7 +726,7 @@ pub struct ConfirmEmailRequest {
     token: Option<String>,
 }
 
-#[utoipa::path(post, path = "/users/email/confirm", tag = "users", request_body = ConfirmEmailRequest,
+#[utoipa::path(post, path = "/api/2/users/email/confirm", tag = "users", request_body = ConfirmEmailRequest,
     responses((status = 204, description = "The new e-mail address applies; the user's version is incremented"), (status = 400, description = "Unknown, expired or spent token (field `token`)", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn confirm_email(
     State(warden): State<Arc<Warden>>,
@@ -779,7 +813,7 @@ mod tests {
     }
 }
 
-#[utoipa::path(post, path = "/users/{user_id}/unlock", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(post, path = "/api/2/users/{user_id}/unlock", tag = "users", params(("user_id" = String, Path)),
     responses((status = 204, description = "Failed password attempts forgotten; the account takes passwords again"),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Outside the caller's reach", body = ErrorBody),

@@ -8,6 +8,8 @@
 //! SHA-256, like an API client secret, so issuing tokens from it costs no KDF; a secret the
 //! caller chose may be weak, so it is stored as an Argon2id PHC string, like a password.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use warden_domain::{
     AuthFailure, DomainError, FieldErrorKind, Password, Resource, Tenant, TenantId, Timestamp,
@@ -333,7 +335,7 @@ impl Warden {
         if !principal.is_user(user.id) {
             self.ensure_can_manage(principal, &user).await?;
         }
-        Ok(user)
+        Ok(Arc::unwrap_or_clone(user))
     }
 
     /// One credential of the user in the path; another user's is not found there.
@@ -534,7 +536,7 @@ impl Warden {
         }
         // The delegated roles the user still holds on the project, as the policies that give
         // them: the token will act with those policies only.
-        let mut principal = self.principal_for_user(user.clone(), None).await?;
+        let mut principal = self.principal_for_user(&user, None).await?;
         let book = self.role_book().await?;
         principal.policies.retain(|p| {
             p.reach.confers(p.tenant_id, &project)
@@ -577,7 +579,9 @@ impl Warden {
         self.metrics.token_issued("keystone", METHOD);
         let claims = std::sync::Arc::new(issued.claims);
         principal.claims = Some(claims.clone());
-        let view = self.token_view(claims, user, &principal).await?;
+        let view = self
+            .token_view(claims, Arc::unwrap_or_clone(user), &principal)
+            .await?;
         Ok((issued.token, view))
     }
 }

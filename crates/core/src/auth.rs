@@ -102,7 +102,7 @@ impl Warden {
             Credential::Token(token) => self.authenticate_token(token).await,
             Credential::Basic { username, password } => {
                 let user = self.password_login(username, password).await?;
-                self.principal_for_user(user, None).await
+                self.principal_for_user(&user, None).await
             }
             Credential::Signed(principal) => Ok(principal.as_ref().clone()),
         }
@@ -140,7 +140,7 @@ impl Warden {
                 if !user.enabled || claims.issued_at() < user.tokens_not_before {
                     return Err(invalid);
                 }
-                self.principal_for_user(user, Some(claims)).await?
+                self.principal_for_user(&user, Some(claims)).await?
             }
             Subject::Client(id) => {
                 let client = self
@@ -168,7 +168,7 @@ impl Warden {
 
     pub(crate) async fn principal_for_user(
         &self,
-        user: User,
+        user: &User,
         claims: Option<Arc<Claims>>,
     ) -> Result<Principal, DomainError> {
         let policies = self
@@ -417,7 +417,7 @@ impl Warden {
             .ok_or(DomainError::Internal)
     }
 
-    pub(crate) async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
+    pub(crate) async fn tenant(&self, id: TenantId) -> Result<Arc<Tenant>, DomainError> {
         self.store
             .get_tenant(id)
             .await

@@ -110,7 +110,7 @@ impl Warden {
     ) -> Result<Tenant, DomainError> {
         let tenant = self.tenant(tenant).await?;
         if principal.can_manage(&tenant) && principal.can_grant(&tenant) {
-            Ok(tenant)
+            Ok(Arc::unwrap_or_clone(tenant))
         } else {
             Err(DomainError::Forbidden)
         }
@@ -327,7 +327,7 @@ impl Warden {
     async fn refresh_user(&self, record: &RefreshTokenRecord) -> Result<Option<User>, DomainError> {
         match self.store.get_user(record.user_id).await {
             Ok(user) if user.enabled && record.auth_time >= user.tokens_not_before => {
-                Ok(Some(user))
+                Ok(Some(Arc::unwrap_or_clone(user)))
             }
             Ok(_) | Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(store_error(e)),
@@ -526,7 +526,7 @@ impl Warden {
             return Ok(found.clone());
         }
         let found = match self.store.get_tenant(id).await {
-            Ok(tenant) => Some(tenant),
+            Ok(tenant) => Some(Arc::unwrap_or_clone(tenant)),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(store_error(e)),
         };

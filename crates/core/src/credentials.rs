@@ -8,6 +8,8 @@
 //! does so "within up to 30 minutes"): no token is ever derived from a key here, and a deleted
 //! or deactivated key stops signing at once because every signed request looks its key up.
 
+use std::sync::Arc;
+
 use warden_domain::{
     AccessMode, AuthFailure, DomainError, FieldError, FieldErrorKind, Resource, User,
 };
@@ -116,7 +118,7 @@ impl Warden {
         principal: &Principal,
         user: &User,
     ) -> Result<(), DomainError> {
-        if Self::is_own(principal, user) || principal.can_read(&self.tenant(user.tenant_id).await?)
+        if Self::is_own(principal, user) || principal.can_read(&*self.tenant(user.tenant_id).await?)
         {
             Ok(())
         } else {
@@ -146,7 +148,7 @@ impl Warden {
             Err(StoreError::NotFound) => return Err(not_found),
             Err(e) => return Err(store_error(e)),
         };
-        Ok((record, user))
+        Ok((record, Arc::unwrap_or_clone(user)))
     }
 
     /// Creates an active access key for the user `raw_user_id`; at most
@@ -314,7 +316,7 @@ impl Warden {
                 DomainError::ProgrammaticAccessDenied,
             ));
         }
-        self.principal_for_user(user, None)
+        self.principal_for_user(&user, None)
             .await
             .map_err(SignedAuthError::Failed)
     }

@@ -2,6 +2,8 @@
 //! one-time link, and the e-mail change rule (an activated user's new address applies only
 //! once the old address confirms it).
 
+use std::sync::Arc;
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use warden_domain::{
@@ -251,7 +253,7 @@ impl Warden {
             ..UserListQuery::default()
         };
         if let Some(id) = filters.tenant_id {
-            if !principal.can_read(&self.tenant(id).await?) {
+            if !principal.can_read(&*self.tenant(id).await?) {
                 return Err(DomainError::Forbidden);
             }
         }
@@ -260,7 +262,7 @@ impl Warden {
             if !principal.can_read(&root) {
                 return Err(DomainError::Forbidden);
             }
-            query.within = Some(vec![root]);
+            query.within = Some(vec![Arc::unwrap_or_clone(root)]);
         } else if filters.tenant_id.is_none() {
             query.within = self.readable_subtrees(principal).await?;
             if query.within.is_some() {
@@ -301,7 +303,7 @@ impl Warden {
         for id in scopes {
             match self.tenant(id).await {
                 Ok(tenant) if tenant.ancestors.is_empty() => return Ok(None),
-                Ok(tenant) => tenants.push(tenant),
+                Ok(tenant) => tenants.push(Arc::unwrap_or_clone(tenant)),
                 // A policy on a tenant deleted meanwhile grants nothing.
                 Err(DomainError::NotFound(Resource::Tenant)) => {}
                 Err(e) => return Err(e),

@@ -1,6 +1,8 @@
 //! Keystone groups: named sets of users in a domain. A group holds role assignments, and
 //! every member holds them through it.
 
+use std::sync::Arc;
+
 use warden_domain::keystone::{parse_name, GroupPatch};
 use warden_domain::{DomainError, Group, GroupId, Resource, User};
 use warden_store::StoreError;
@@ -24,7 +26,7 @@ impl Warden {
     /// A group the caller may read (read access to its domain).
     pub async fn get_group(&self, principal: &Principal, raw: &str) -> Result<Group, DomainError> {
         let group = self.load_group(raw).await?;
-        if !principal.can_read(&self.tenant(group.domain_id).await?) {
+        if !principal.can_read(&*self.tenant(group.domain_id).await?) {
             return Err(DomainError::Forbidden);
         }
         Ok(group)
@@ -33,7 +35,7 @@ impl Warden {
     /// A group the caller may change (a managing role on its domain).
     async fn managed_group(&self, principal: &Principal, raw: &str) -> Result<Group, DomainError> {
         let group = self.load_group(raw).await?;
-        if !principal.can_manage(&self.tenant(group.domain_id).await?) {
+        if !principal.can_manage(&*self.tenant(group.domain_id).await?) {
             return Err(DomainError::Forbidden);
         }
         Ok(group)
@@ -68,7 +70,7 @@ impl Warden {
     ) -> Result<Vec<Group>, DomainError> {
         let mut readable = Vec::with_capacity(groups.len());
         for group in groups {
-            if principal.can_read(&self.tenant(group.domain_id).await?) {
+            if principal.can_read(&*self.tenant(group.domain_id).await?) {
                 readable.push(group);
             }
         }
@@ -149,7 +151,7 @@ impl Warden {
             self.get_group(principal, group).await?
         };
         let user = self.get_user(principal, user).await?;
-        Ok((group, user))
+        Ok((group, Arc::unwrap_or_clone(user)))
     }
 
     /// `PUT /v3/groups/{group}/users/{user}`.

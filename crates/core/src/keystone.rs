@@ -90,7 +90,7 @@ impl Warden {
             }
             NameOrId::Id(id) => match TenantId::parse(id) {
                 Some(id) => match self.store.get_tenant(id).await {
-                    Ok(t) => Some(t),
+                    Ok(t) => Some(Arc::unwrap_or_clone(t)),
                     Err(warden_store::StoreError::NotFound) => None,
                     Err(e) => return Err(store_error(e)),
                 },
@@ -115,7 +115,7 @@ impl Warden {
         let mut current = self.tenant(tenant).await?;
         loop {
             if current.is_domain {
-                return Ok(current);
+                return Ok(Arc::unwrap_or_clone(current));
             }
             match current.parent_id {
                 Some(parent) => current = self.tenant(parent).await?,
@@ -137,7 +137,7 @@ impl Warden {
         while let Some(tenant) = current {
             let is_domain = tenant.is_domain;
             let parent = tenant.parent_id;
-            found.push(tenant);
+            found.push(Arc::unwrap_or_clone(tenant));
             current = match (is_domain, parent) {
                 (false, Some(parent)) => Some(self.tenant(parent).await?),
                 _ => None,
@@ -146,7 +146,7 @@ impl Warden {
         for policy in &principal.policies {
             if !found.iter().any(|t| t.id == policy.tenant_id) {
                 match self.store.get_tenant(policy.tenant_id).await {
-                    Ok(tenant) => found.push(tenant),
+                    Ok(tenant) => found.push(Arc::unwrap_or_clone(tenant)),
                     // A policy on a tenant deleted meanwhile scopes to nothing.
                     Err(warden_store::StoreError::NotFound) => {}
                     Err(e) => return Err(store_error(e)),
@@ -254,7 +254,7 @@ impl Warden {
             return Ok(Vec::new());
         };
         match self.get_user(principal, &creds.user.id.to_string()).await {
-            Ok(user) => Ok(vec![user]),
+            Ok(user) => Ok(vec![Arc::unwrap_or_clone(user)]),
             Err(DomainError::Forbidden | DomainError::NotFound(_)) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
@@ -265,7 +265,7 @@ impl Warden {
         &self,
         principal: &Principal,
         raw_id: &str,
-    ) -> Result<(User, Tenant), DomainError> {
+    ) -> Result<(Arc<User>, Tenant), DomainError> {
         let user = self.get_user(principal, raw_id).await?;
         let domain = self.domain_of(user.tenant_id).await?;
         Ok((user, domain))
@@ -327,7 +327,7 @@ impl Warden {
         if !methods.iter().any(|m| m == "token") {
             methods.push("token".to_owned());
         }
-        let user = self.load_user(user_id).await?;
+        let user = Arc::unwrap_or_clone(self.load_user(user_id).await?);
         self.keystone_scoped_token(user, methods, scope, Some(&claims))
             .await
     }
@@ -451,7 +451,7 @@ impl Warden {
         match project {
             NameOrId::Id(raw) => match TenantId::parse(raw) {
                 Some(id) => match self.store.get_tenant(id).await {
-                    Ok(t) => Ok(Some(t)),
+                    Ok(t) => Ok(Some(Arc::unwrap_or_clone(t))),
                     Err(warden_store::StoreError::NotFound) => Ok(None),
                     Err(e) => Err(store_error(e)),
                 },
@@ -480,16 +480,19 @@ impl Warden {
         let user_domain = self.domain_of(user.tenant_id).await?;
         let ks = claims.ks.clone().unwrap_or_default();
         let scope = if let Some(raw) = &ks.domain_id {
-            ScopeView::Domain(
+            ScopeView::Domain(Arc::unwrap_or_clone(
                 self.tenant(TenantId::parse(raw).ok_or(DomainError::Internal)?)
                     .await?,
-            )
+            ))
         } else if let Some(raw) = &ks.project_id {
             let project = self
                 .tenant(TenantId::parse(raw).ok_or(DomainError::Internal)?)
                 .await?;
             let domain = self.domain_of(project.id).await?;
-            ScopeView::Project { project, domain }
+            ScopeView::Project {
+                project: Arc::unwrap_or_clone(project),
+                domain,
+            }
         } else if ks.system {
             let root = self.root().await?;
             ScopeView::System(root)
@@ -559,11 +562,12 @@ impl Warden {
             .await
             .map_err(|_| not_found.clone())?;
         if caller.subject != subject.subject
-            && !caller.can_read(&self.tenant(user.tenant_id).await?)
+            && !caller.can_read(&*self.tenant(user.tenant_id).await?)
         {
             return Err(DomainError::Forbidden);
         }
-        self.token_view(claims, user, &subject).await
+        self.token_view(claims, Arc::unwrap_or_clone(user), &subject)
+            .await
     }
 
     /// `DELETE /v3/auth/tokens`: revokes a token the caller may validate. Every node checks
@@ -766,7 +770,7 @@ impl Warden {
             }
         }
         let mut errors = Vec::new();
-        let mut next = current.clone();
+        let mut next = User::clone(&current);
         if let Some(name) = &patch.name {
             match warden_domain::Login::parse_keystone("name", name) {
                 Ok(login) => next.login = login,
@@ -827,8 +831,8 @@ impl Warden {
             .iam_rules
             .then(|| crate::users::contact_claim(Some(&current.contact), &next.contact))
             .filter(|claim| !claim.is_empty());
-        let mut user = if next == current {
-            current
+        let mut user = if next == *current {
+            Arc::unwrap_or_clone(current)
         } else {
             self.store
                 .update_user_with_tokens(&warden_store::UserWrite {

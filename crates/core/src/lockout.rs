@@ -283,7 +283,7 @@ impl Warden {
             .get_user(id)
             .await
             .map_err(store_error_for(Resource::User))?;
-        if !principal.can_manage(&self.tenant(user.tenant_id).await?) {
+        if !principal.can_manage(&*self.tenant(user.tenant_id).await?) {
             return Err(DomainError::Forbidden);
         }
         self.store

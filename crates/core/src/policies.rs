@@ -2,6 +2,7 @@
 //! subtree. Who may grant what is decided here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use warden_domain::policy::TrusteeType;
 use warden_domain::{
@@ -60,10 +61,10 @@ impl Warden {
             .await
             .map_err(store_error_for(Resource::User))?;
         let own = principal.subject == Subject::User(user.id);
-        if !own && !principal.can_read(&self.tenant(user.tenant_id).await?) {
+        if !own && !principal.can_read(&*self.tenant(user.tenant_id).await?) {
             return Err(DomainError::Forbidden);
         }
-        Ok(user)
+        Ok(Arc::unwrap_or_clone(user))
     }
 
     /// A user's access policies: for the user themself or whoever can read them.
@@ -111,7 +112,7 @@ impl Warden {
                 continue;
             }
             let tenant = match self.store.get_tenant(request.tenant_id).await {
-                Ok(t) => t,
+                Ok(t) => Arc::unwrap_or_clone(t),
                 Err(warden_store::StoreError::NotFound) => {
                     errors.push(FieldError::new(
                         format!("items[{i}].tenant_id"),
@@ -150,7 +151,7 @@ impl Warden {
         {
             let tenant = match tenants.get(&tenant_id) {
                 Some(t) => t.clone(),
-                None => self.tenant(tenant_id).await?,
+                None => Arc::unwrap_or_clone(self.tenant(tenant_id).await?),
             };
             if !principal.can_grant(&tenant) {
                 return Err(DomainError::Forbidden);

@@ -4,6 +4,7 @@
 //! hold (see `project_kind_under`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use warden_domain::keystone::{parse_tag, parse_tags, project_kind_under, MAX_TAGS};
 use warden_domain::tenant::{NewTenant, TenantFilter, TenantName, TenantPatch, TenantRule};
@@ -226,7 +227,7 @@ impl Warden {
         if !principal.can_manage(&current) {
             return Err(DomainError::Forbidden);
         }
-        if current.contains(&self.tenant(principal.tenant_id).await?) {
+        if current.contains(&*self.tenant(principal.tenant_id).await?) {
             return Err(DomainError::Forbidden);
         }
         if current.is_domain && current.enabled {
@@ -367,7 +368,7 @@ impl Warden {
             };
             let mut reached = Vec::new();
             if policy.reach != warden_domain::Reach::Below && !tenant.is_domain {
-                reached.push(tenant.clone());
+                reached.push(Arc::unwrap_or_clone(tenant.clone()));
             }
             if policy.reach == warden_domain::Reach::Below {
                 reached.extend(

@@ -271,7 +271,7 @@ impl Warden {
     ) -> Result<KeystoneRole, DomainError> {
         let role = self.load_role(raw_id).await?;
         if let Some(domain) = role.domain_id {
-            if !principal.can_read(&self.tenant(domain).await?) {
+            if !principal.can_read(&*self.tenant(domain).await?) {
                 return Err(DomainError::Forbidden);
             }
         }
@@ -281,7 +281,7 @@ impl Warden {
     /// Where a role is administered: its domain, or the root for a global role.
     async fn role_owner(&self, domain: Option<TenantId>) -> Result<Tenant, DomainError> {
         match domain {
-            Some(id) => self.tenant(id).await,
+            Some(id) => self.tenant(id).await.map(Arc::unwrap_or_clone),
             None => self.root().await,
         }
     }
@@ -670,7 +670,7 @@ impl Warden {
         if query.effective {
             // Inherited assignments above reach down to it.
             for id in &project.ancestors {
-                tenants.push(self.tenant(*id).await?);
+                tenants.push(Arc::unwrap_or_clone(self.tenant(*id).await?));
             }
         }
         if query.include_subtree {
@@ -806,7 +806,7 @@ impl Warden {
         }
         match TenantId::parse(raw) {
             Some(id) => match self.store.get_tenant(id).await {
-                Ok(t) => Ok(Some(t)),
+                Ok(t) => Ok(Some(Arc::unwrap_or_clone(t))),
                 Err(StoreError::NotFound) => Ok(None),
                 Err(e) => Err(store_error(e)),
             },

@@ -3,6 +3,8 @@
 //! authorization and the tree's rules before it touches the store; the store re-checks the
 //! rules that other writers could break in the meantime, inside its transaction.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use warden_domain::tenant::{
@@ -99,10 +101,13 @@ impl Warden {
 
     /// A tenant named in a request body; one that does not exist makes the field invalid.
     async fn named_tenant(&self, field: &str, id: TenantId) -> Result<Tenant, DomainError> {
-        self.tenant(id).await.map_err(|e| match e {
-            DomainError::NotFound(_) => invalid(field),
-            other => other,
-        })
+        self.tenant(id)
+            .await
+            .map(Arc::unwrap_or_clone)
+            .map_err(|e| match e {
+                DomainError::NotFound(_) => invalid(field),
+                other => other,
+            })
     }
 
     /// Refuses a change of a locked tenant unless the caller belongs to the lock's owner
@@ -123,7 +128,7 @@ impl Warden {
             tenant.clone()
         } else {
             match self.store.get_tenant(owner_id).await {
-                Ok(owner) => owner,
+                Ok(owner) => Arc::unwrap_or_clone(owner),
                 // An owner is the tenant or above it, so it cannot be gone while the tenant is
                 // there; should it be, nobody holds the lock any more.
                 Err(StoreError::NotFound) => return Ok(()),
@@ -239,7 +244,7 @@ impl Warden {
         if !principal.can_read(&tenant) {
             return Err(DomainError::Forbidden);
         }
-        Ok(tenant)
+        Ok(Arc::unwrap_or_clone(tenant))
     }
 
     /// One page of tenants, ordered by depth (the root first) and then id.
@@ -280,7 +285,7 @@ impl Warden {
             TenantFilter::Ids(ids) if ids.len() > MAX_UUIDS => return Err(invalid("uuids")),
             TenantFilter::Ids(_) => {}
             TenantFilter::Children(id) | TenantFilter::Subtree(id) => {
-                if !principal.can_read(&self.tenant(*id).await?) {
+                if !principal.can_read(&*self.tenant(*id).await?) {
                     return Err(DomainError::Forbidden);
                 }
             }

@@ -2,6 +2,8 @@
 //! Each checks authorization against the principal before it touches the store, and every
 //! change is a compare-and-set on `version`.
 
+use std::sync::Arc;
+
 use warden_domain::{
     ContactPatch, DomainError, FieldErrorKind, NewUser, Password, Resource, Timestamp, User,
     UserId, UserPatch,
@@ -24,7 +26,7 @@ impl Warden {
         UserId::parse(raw).ok_or(DomainError::NotFound(Resource::User))
     }
 
-    pub(crate) async fn load_user(&self, id: UserId) -> Result<User, DomainError> {
+    pub(crate) async fn load_user(&self, id: UserId) -> Result<Arc<User>, DomainError> {
         self.store
             .get_user(id)
             .await
@@ -36,7 +38,8 @@ impl Warden {
     }
 
     async fn ensure_can_read(&self, principal: &Principal, user: &User) -> Result<(), DomainError> {
-        if Self::is_self(principal, user) || principal.can_read(&self.tenant(user.tenant_id).await?)
+        if Self::is_self(principal, user)
+            || principal.can_read(&*self.tenant(user.tenant_id).await?)
         {
             Ok(())
         } else {
@@ -49,7 +52,7 @@ impl Warden {
         principal: &Principal,
         user: &User,
     ) -> Result<(), DomainError> {
-        if !principal.can_manage(&self.tenant(user.tenant_id).await?) {
+        if !principal.can_manage(&*self.tenant(user.tenant_id).await?) {
             return Err(DomainError::Forbidden);
         }
         // Taking over an account is taking over its roles: whoever changes the credentials or
@@ -61,7 +64,7 @@ impl Warden {
             .await
             .map_err(store_error)?;
         for policy in held {
-            if !principal.can_grant(&self.tenant(policy.tenant_id).await?) {
+            if !principal.can_grant(&*self.tenant(policy.tenant_id).await?) {
                 return Err(DomainError::Forbidden);
             }
         }
@@ -129,14 +132,18 @@ impl Warden {
         Ok(user)
     }
 
-    pub async fn get_user(&self, principal: &Principal, raw_id: &str) -> Result<User, DomainError> {
+    pub async fn get_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+    ) -> Result<Arc<User>, DomainError> {
         let user = self.load_user(Self::parse_user_id(raw_id)?).await?;
         self.ensure_can_read(principal, &user).await?;
         Ok(user)
     }
 
     /// The caller's own account; API clients have none.
-    pub async fn me(&self, principal: &Principal) -> Result<User, DomainError> {
+    pub async fn me(&self, principal: &Principal) -> Result<Arc<User>, DomainError> {
         let id = principal
             .user_id()
             .ok_or(DomainError::NotFound(Resource::User))?;
@@ -196,7 +203,7 @@ impl Warden {
             }
             if patch.contact.is_empty() {
                 // Nothing to change: no write, no new version.
-                return Ok(current);
+                return Ok(Arc::unwrap_or_clone(current));
             }
             let next = current.patched(&patch);
             let claim = contact_claim(Some(&current.contact), &next.contact);

@@ -522,7 +522,7 @@ impl Store for PostgresStore {
         row.map(|r| tenant_from_row(&r)).transpose()
     }
 
-    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+    async fn get_tenant(&self, id: TenantId) -> Result<Arc<Tenant>, StoreError> {
         let read = self.optional_row(&TENANT_BY_ID, id.uuid(), None, tenant_from_row);
         self.cache
             .tenant(id, read)
@@ -565,7 +565,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
+    async fn get_user(&self, id: UserId) -> Result<Arc<User>, StoreError> {
         let read = self.optional_row(&USER_BY_ID, id.uuid(), None, user_from_row);
         self.cache.user(id, read).await?.ok_or(StoreError::NotFound)
     }
@@ -789,7 +789,11 @@ impl Store for PostgresStore {
         Ok(row.is_some())
     }
 
-    async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
+    async fn token_user(
+        &self,
+        jtis: &[String],
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, StoreError> {
         let read = self.optional_row(&TOKEN_USER, id.uuid(), Some(jtis), user_from_row);
         self.cache.token_user(id, jtis, read).await
     }
@@ -798,7 +802,7 @@ impl Store for PostgresStore {
         &self,
         jtis: &[String],
         id: ClientId,
-    ) -> Result<Option<ApiClient>, StoreError> {
+    ) -> Result<Option<Arc<ApiClient>>, StoreError> {
         let read = self.optional_row(&TOKEN_CLIENT, id.uuid(), Some(jtis), client_from_row);
         self.cache.token_client(id, jtis, read).await
     }

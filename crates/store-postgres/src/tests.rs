@@ -323,7 +323,10 @@ async fn bootstrap_then_insert_and_get_user() {
 
     let root = store.root_tenant().await.unwrap().unwrap();
     assert_eq!(root, plan.root);
-    assert_eq!(store.get_tenant(root.id).await.unwrap(), plan.root);
+    assert_eq!(
+        store.get_tenant(root.id).await.unwrap().as_ref(),
+        &plan.root
+    );
     assert_eq!(
         store.find_domain_by_name("Root").await.unwrap(),
         Some(plan.root.clone())
@@ -335,7 +338,7 @@ async fn bootstrap_then_insert_and_get_user() {
     ));
 
     let admin = store.get_user(plan.admin.id).await.unwrap();
-    assert_eq!(admin, plan.admin);
+    assert_eq!(*admin, plan.admin);
     let creds = store
         .user_credentials_by_login("admin")
         .await
@@ -370,7 +373,7 @@ async fn bootstrap_then_insert_and_get_user() {
 
     let user = user_in(root.id, "Ada.Lovelace");
     store.insert_user(&user, &sys()).await.unwrap();
-    assert_eq!(store.get_user(user.id).await.unwrap(), user);
+    assert_eq!(*store.get_user(user.id).await.unwrap(), user);
     assert!(store.login_taken("ada.lovelace").await.unwrap());
     assert!(!store.login_taken("Ada.Lovelace").await.unwrap());
     let creds = store
@@ -423,7 +426,7 @@ async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_n
     assert_eq!(stored.contact.email, None);
     assert_eq!(stored.notifications, vec!["backup_daily_report".to_owned()]);
     assert_eq!(stored.login.as_str(), "Grace.Hopper");
-    assert_eq!(store.get_user(user.id).await.unwrap(), stored);
+    assert_eq!(*store.get_user(user.id).await.unwrap(), stored);
     assert!(store.login_taken("grace.hopper").await.unwrap());
     assert!(!store.login_taken("grace").await.unwrap());
 
@@ -435,7 +438,7 @@ async fn update_with_the_current_version_increments_it_and_a_stale_one_changes_n
             .await,
         Err(StoreError::VersionMismatch)
     ));
-    assert_eq!(store.get_user(user.id).await.unwrap(), stored);
+    assert_eq!(*store.get_user(user.id).await.unwrap(), stored);
 
     let mut unknown = stored.clone();
     unknown.id = UserId::new_random();
@@ -470,7 +473,7 @@ async fn logins_are_unique_without_regard_to_case() {
         store.update_user_if_version(&renamed, 1, &sys()).await,
         Err(StoreError::Conflict("login"))
     ));
-    assert_eq!(store.get_user(bob.id).await.unwrap(), bob);
+    assert_eq!(*store.get_user(bob.id).await.unwrap(), bob);
     // A repeated id is some other uniqueness rule.
     let mut same_id = user_in(plan.root.id, "carol");
     same_id.id = first.id;
@@ -748,7 +751,7 @@ async fn setting_a_password_activates_and_bumps_the_version_and_rehash_needs_the
         Some("hash-2")
     );
     // A rehash is not a change of the user.
-    assert_eq!(store.get_user(user.id).await.unwrap(), stored);
+    assert_eq!(*store.get_user(user.id).await.unwrap(), stored);
     drop(store);
     db.drop_db().await;
 }
@@ -933,7 +936,7 @@ async fn users_round_trip_every_field() {
     user.mfa_status = "enabled".to_owned();
     user.tokens_not_before = Timestamp::from_micros(42);
     store.insert_user(&user, &sys()).await.unwrap();
-    assert_eq!(store.get_user(user.id).await.unwrap(), user);
+    assert_eq!(*store.get_user(user.id).await.unwrap(), user);
     drop(store);
     db.drop_db().await;
 }
@@ -1146,7 +1149,7 @@ async fn rename_silently(conn: &mut sqlx::PgConnection, id: UserId, name: &str) 
 }
 
 async fn firstname(store: &PostgresStore, id: UserId) -> String {
-    store.get_user(id).await.unwrap().contact.firstname
+    store.get_user(id).await.unwrap().contact.firstname.clone()
 }
 
 /// Shows that `store` answers a user's reads from its cache: after a silent rename it still
@@ -1217,7 +1220,7 @@ async fn a_write_on_one_node_reaches_the_cached_reads_of_another() {
     let mut conn = db.connect().await;
     cached_behind_a_silent_rename(&a, &mut conn, user.id).await;
     // A write through node B is told to node A, which then reads the row again.
-    let mut next = a.get_user(user.id).await.unwrap();
+    let mut next = User::clone(&a.get_user(user.id).await.unwrap());
     next.contact.firstname = "Told".to_owned();
     b.update_user_if_version(&next, next.version, &sys())
         .await
@@ -1229,7 +1232,7 @@ async fn a_write_on_one_node_reaches_the_cached_reads_of_another() {
     // A revocation on node B reaches node A's cached token check too.
     revocation_on_b_reaches_a(&a, &b, user.id).await;
     // The node's own write is seen by its next read at once, feed or no feed.
-    let mut next = a.get_user(user.id).await.unwrap();
+    let mut next = User::clone(&a.get_user(user.id).await.unwrap());
     next.contact.firstname = "Own".to_owned();
     a.update_user_if_version(&next, next.version, &sys())
         .await
@@ -1256,7 +1259,7 @@ async fn a_nodes_own_user_change_is_kept_as_its_cached_answer() {
     // way and move the user's counter during the change, so it tries a few times.
     let mut kept = None;
     for attempt in 0..50 {
-        let mut next = a.get_user(user.id).await.unwrap();
+        let mut next = User::clone(&a.get_user(user.id).await.unwrap());
         next.contact.firstname = format!("Own{attempt}");
         let stored = a
             .update_user_if_version(&next, next.version, &sys())

@@ -268,7 +268,7 @@ async fn insert_signing_key_on(
 }
 
 impl SqliteStore {
-    async fn fetch_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+    async fn fetch_user(&self, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
         // Built once: a cached answer needs no statement.
         static USER_BY_ID: LazyLock<String> =
             LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"));
@@ -383,7 +383,7 @@ impl Store for SqliteStore {
         row.map(|r| tenant_from_row(&r)).transpose()
     }
 
-    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+    async fn get_tenant(&self, id: TenantId) -> Result<Arc<Tenant>, StoreError> {
         let read = async {
             let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
                 .bind(id.to_string())
@@ -432,7 +432,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn get_user(&self, id: UserId) -> Result<User, StoreError> {
+    async fn get_user(&self, id: UserId) -> Result<Arc<User>, StoreError> {
         self.fetch_user(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -649,7 +649,11 @@ impl Store for SqliteStore {
         Ok(row.is_some())
     }
 
-    async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError> {
+    async fn token_user(
+        &self,
+        jtis: &[String],
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, StoreError> {
         // The ids travel as one JSON array; `json_each` unpacks it for the primary-key probes.
         // Built once: a cached answer needs no statement.
         static TOKEN_USER: LazyLock<String> = LazyLock::new(|| {
@@ -674,7 +678,7 @@ impl Store for SqliteStore {
         &self,
         jtis: &[String],
         id: ClientId,
-    ) -> Result<Option<ApiClient>, StoreError> {
+    ) -> Result<Option<Arc<ApiClient>>, StoreError> {
         let read = async {
             let row = sqlx::query(
                 "SELECT * FROM api_clients WHERE id = ? AND NOT EXISTS \

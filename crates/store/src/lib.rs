@@ -14,6 +14,8 @@ mod policies;
 pub mod read_cache;
 mod tenants;
 
+use std::sync::Arc;
+
 pub use app_credentials::{app_credential_revocation_key, AppCredentialRecord, AppCredentialStore};
 pub use audit::{Actor, Audit, AuditEvent, AuditQuery, AuditStore, Change, ObjectType};
 pub use catalog::{
@@ -165,7 +167,7 @@ pub trait Store:
     async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool, StoreError>;
 
     async fn root_tenant(&self) -> Result<Option<Tenant>, StoreError>;
-    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError>;
+    async fn get_tenant(&self, id: TenantId) -> Result<Arc<Tenant>, StoreError>;
     /// A tenant flagged as a domain, by exact name.
     async fn find_domain_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
 
@@ -180,7 +182,7 @@ pub trait Store:
         claim: Option<&ContactClaim>,
         audit: &Audit,
     ) -> Result<(), StoreError>;
-    async fn get_user(&self, id: UserId) -> Result<User, StoreError>;
+    async fn get_user(&self, id: UserId) -> Result<Arc<User>, StoreError>;
     async fn login_taken(&self, login_key: &str) -> Result<bool, StoreError>;
     async fn user_credentials_by_login(
         &self,
@@ -255,14 +257,18 @@ pub trait Store:
     /// The user a token names, read together with the token's revocation in one round trip:
     /// `None` when the user is gone or any of `jtis` (the token's id, and those of the tokens
     /// it was exchanged from) is revoked.
-    async fn token_user(&self, jtis: &[String], id: UserId) -> Result<Option<User>, StoreError>;
+    async fn token_user(
+        &self,
+        jtis: &[String],
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, StoreError>;
 
     /// The API client a token names, as [`Store::token_user`] reads a user.
     async fn token_client(
         &self,
         jtis: &[String],
         id: ClientId,
-    ) -> Result<Option<ApiClient>, StoreError>;
+    ) -> Result<Option<Arc<ApiClient>>, StoreError>;
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError>;
 
     /// Deletes revocations of tokens that have expired anyway. Safe to run on every node at

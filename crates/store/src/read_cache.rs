@@ -32,7 +32,7 @@
 //! other write can produce — is not taken as another node's.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::iter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -62,13 +62,13 @@ pub enum Scope<'a> {
 
 impl Scope<'_> {
     fn stripe(&self) -> usize {
-        // `new` hashes alike in every instance: stripes need spreading, not secrecy.
-        let mut hasher = std::hash::DefaultHasher::new();
-        match self {
-            Scope::User(id) => (0u8, id).hash(&mut hasher),
-            Scope::Token(jti) => (1u8, jti).hash(&mut hasher),
-        }
-        (hasher.finish() % STRIPES as u64) as usize
+        // Fixed seeds: stripes need spreading, not secrecy.
+        const SPREAD: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        let hash = match self {
+            Scope::User(id) => SPREAD.hash_one((0u8, id)),
+            Scope::Token(jti) => SPREAD.hash_one((1u8, jti)),
+        };
+        (hash % STRIPES as u64) as usize
     }
 }
 
@@ -81,18 +81,21 @@ pub struct Stamp {
     scoped: u64,
 }
 
-type Stamped<K, V> = HashMap<K, (Stamp, V)>;
+/// Keys are hashed with a randomly seeded `ahash`: as resistant to chosen keys as the
+/// standard library's SipHash (absent users are cached too, under ids a client picks), and
+/// several times faster on the token keys every request looks up.
+type Stamped<K, V> = HashMap<K, (Stamp, V), ahash::RandomState>;
 
 /// Cached reads, each as the store answered it (absence included), with its stamp.
 #[derive(Default)]
 pub struct Entries {
     generation: u64,
     len: usize,
-    users: Stamped<UserId, Option<User>>,
-    tenants: Stamped<TenantId, Option<Tenant>>,
+    users: Stamped<UserId, Option<Arc<User>>>,
+    tenants: Stamped<TenantId, Option<Arc<Tenant>>>,
     /// A token's subject, keyed by the subject and the token ids checked for revocation.
-    token_users: Stamped<(UserId, Vec<String>), Option<User>>,
-    token_clients: Stamped<(ClientId, Vec<String>), Option<ApiClient>>,
+    token_users: Stamped<(UserId, Vec<String>), Option<Arc<User>>>,
+    token_clients: Stamped<(ClientId, Vec<String>), Option<Arc<ApiClient>>>,
     held_policies: Stamped<uuid::Uuid, Vec<AccessPolicy>>,
     /// The policies granted to a trustee directly.
     policies: Stamped<uuid::Uuid, Vec<AccessPolicy>>,
@@ -346,11 +349,16 @@ impl ReadCache {
         if self.stamp(iter::once(Scope::User(user.id))) != Some(stamp) {
             return;
         }
-        entries.keep(|e| &mut e.users, user.id, stamp, Some(user.clone()));
+        entries.keep(
+            |e| &mut e.users,
+            user.id,
+            stamp,
+            Some(Arc::new(user.clone())),
+        );
     }
 
     /// A user by id.
-    pub async fn user<F>(&self, id: UserId, read: F) -> Result<Option<User>, StoreError>
+    pub async fn user<F>(&self, id: UserId, read: F) -> Result<Option<Arc<User>>, StoreError>
     where
         F: std::future::Future<Output = Result<Option<User>, StoreError>>,
     {
@@ -359,18 +367,24 @@ impl ReadCache {
             |e| &e.users,
             |e| &mut e.users,
             id,
-            read,
+            shared(read),
         )
         .await
     }
 
     /// A tenant by id.
-    pub async fn tenant<F>(&self, id: TenantId, read: F) -> Result<Option<Tenant>, StoreError>
+    pub async fn tenant<F>(&self, id: TenantId, read: F) -> Result<Option<Arc<Tenant>>, StoreError>
     where
         F: std::future::Future<Output = Result<Option<Tenant>, StoreError>>,
     {
-        self.through(iter::empty(), |e| &e.tenants, |e| &mut e.tenants, id, read)
-            .await
+        self.through(
+            iter::empty(),
+            |e| &e.tenants,
+            |e| &mut e.tenants,
+            id,
+            shared(read),
+        )
+        .await
     }
 
     /// A token's subject user, unless one of the token ids `jtis` is revoked.
@@ -379,14 +393,20 @@ impl ReadCache {
         id: UserId,
         jtis: &[String],
         read: F,
-    ) -> Result<Option<User>, StoreError>
+    ) -> Result<Option<Arc<User>>, StoreError>
     where
         F: std::future::Future<Output = Result<Option<User>, StoreError>>,
     {
         let deps = iter::once(Scope::User(id)).chain(jtis.iter().map(|j| Scope::Token(j)));
         let key = (id, jtis.to_vec());
-        self.through(deps, |e| &e.token_users, |e| &mut e.token_users, key, read)
-            .await
+        self.through(
+            deps,
+            |e| &e.token_users,
+            |e| &mut e.token_users,
+            key,
+            shared(read),
+        )
+        .await
     }
 
     /// A token's subject client, unless one of the token ids `jtis` is revoked.
@@ -395,7 +415,7 @@ impl ReadCache {
         id: ClientId,
         jtis: &[String],
         read: F,
-    ) -> Result<Option<ApiClient>, StoreError>
+    ) -> Result<Option<Arc<ApiClient>>, StoreError>
     where
         F: std::future::Future<Output = Result<Option<ApiClient>, StoreError>>,
     {
@@ -406,7 +426,7 @@ impl ReadCache {
             |e| &e.token_clients,
             |e| &mut e.token_clients,
             key,
-            read,
+            shared(read),
         )
         .await
     }
@@ -448,6 +468,14 @@ impl ReadCache {
         )
         .await
     }
+}
+
+/// A record read from the database, as the cache keeps and hands out records: shared, so a
+/// cached answer costs a reference count rather than a copy.
+async fn shared<T>(
+    read: impl std::future::Future<Output = Result<Option<T>, StoreError>>,
+) -> Result<Option<Arc<T>>, StoreError> {
+    Ok(read.await?.map(Arc::new))
 }
 
 /// A change of one user's row by this node, under way (see [`ReadCache::writing_user`]).
@@ -532,7 +560,7 @@ mod tests {
             })
             .await
             .unwrap();
-        answer.unwrap().contact.firstname
+        answer.unwrap().contact.firstname.clone()
     }
 
     fn sample(id: UserId) -> User {
@@ -608,7 +636,7 @@ mod tests {
             user.contact.firstname = name.to_owned();
             async move { Ok(Some(user)) }
         };
-        let name = |u: Option<User>| u.unwrap().contact.firstname;
+        let name = |u: Option<Arc<User>>| u.unwrap().contact.firstname.clone();
         assert_eq!(
             name(cache.token_user(one, &jtis, subject("x")).await.unwrap()),
             "x"

@@ -421,12 +421,23 @@ pub fn router(warden: Arc<Warden>, max_body_bytes: usize) -> Router {
         .merge(warden_api_account::root_router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .nest("/api/2", warden_api_account::router())
+        .merge(warden_api_account::router())
         .nest("/v3", warden_api_keystone::router(warden.clone()))
         .nest("/v3.0", warden_api_iam::router(warden.clone()))
-        .fallback(warden_api_keystone::fallback)
+        .fallback(unrouted)
         .layer(middleware::from_fn_with_state(around, around_request))
         .with_state(warden)
+}
+
+/// A request no route matches: answered in the body of the face whose space it is in, and
+/// in Keystone's, the root's dialect, anywhere else. (The Keystone and IAM faces' own spaces
+/// are nested routers with fallbacks of their own.)
+async fn unrouted(uri: axum::http::Uri) -> Response {
+    if warden_api_account::owns(uri.path()) {
+        warden_api_account::not_found().await.into_response()
+    } else {
+        warden_api_keystone::fallback().await.into_response()
+    }
 }
 
 /// What [`around_request`] needs.
