@@ -804,6 +804,17 @@ async fn unknown_routes_methods_and_oversized_bodies_answer_in_the_platform_enve
         .await
         .unwrap();
     assert_eq!(account_error(r, StatusCode::NOT_FOUND).await, 404);
+    // The face's space is /api/2 and below it; a path that merely starts alike is not.
+    let r = app.http.get(app.at("/api/2")).send().await.unwrap();
+    assert_eq!(account_error(r, StatusCode::NOT_FOUND).await, 404);
+    let r = app.http.get(app.at("/api/2x/users")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["title"], "Not Found",
+        "Keystone's body: {body}"
+    );
+    assert!(body["error"].get("domain").is_none(), "{body}");
     let huge = json!({"contact": {"city": "x".repeat(2 * 1024 * 1024)}, "version": 1});
     let r = app
         .http
