@@ -1,6 +1,7 @@
 //! Extractors: the authenticated caller and the JSON body, each rejecting in this face's
 //! error envelope.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -35,13 +36,16 @@ fn query_token(parts: &Parts) -> Result<Option<String>, AccountError> {
     Ok(q.access_token)
 }
 
-fn token_credential(parts: &Parts) -> Result<Option<Credential>, AccountError> {
+/// The request's bearer token: the `Authorization` header's (borrowed) or the `access_token`
+/// query parameter's, never both.
+fn bearer_token(parts: &Parts) -> Result<Option<Cow<'_, str>>, AccountError> {
     let header =
         warden_http::bearer(&parts.headers).map_err(|_| unauthenticated(AuthFailure::Invalid))?;
     let query = query_token(parts)?;
     match (header, query) {
         (Some(_), Some(_)) => Err(unauthenticated(AuthFailure::Invalid)),
-        (Some(t), None) | (None, Some(t)) => Ok(Some(Credential::Token(t))),
+        (Some(t), None) => Ok(Some(Cow::Borrowed(t))),
+        (None, Some(t)) => Ok(Some(Cow::Owned(t))),
         (None, None) => Ok(None),
     }
 }
@@ -53,9 +57,8 @@ impl FromRequestParts<Arc<Warden>> for Caller {
         parts: &mut Parts,
         warden: &Arc<Warden>,
     ) -> Result<Self, Self::Rejection> {
-        let credential =
-            token_credential(parts)?.ok_or_else(|| unauthenticated(AuthFailure::Missing))?;
-        Ok(Caller(warden.authenticate(&credential).await?))
+        let token = bearer_token(parts)?.ok_or_else(|| unauthenticated(AuthFailure::Missing))?;
+        Ok(Caller(warden.authenticate_token(&token).await?))
     }
 }
 
@@ -66,15 +69,13 @@ impl FromRequestParts<Arc<Warden>> for CallerOrBasic {
         parts: &mut Parts,
         warden: &Arc<Warden>,
     ) -> Result<Self, Self::Rejection> {
-        let credential = match token_credential(parts)? {
-            Some(c) => c,
-            None => {
-                let (username, password) = warden_http::basic(&parts.headers)
-                    .map_err(|_| unauthenticated(AuthFailure::Invalid))?
-                    .ok_or_else(|| unauthenticated(AuthFailure::Missing))?;
-                Credential::Basic { username, password }
-            }
-        };
+        if let Some(token) = bearer_token(parts)? {
+            return Ok(CallerOrBasic(warden.authenticate_token(&token).await?));
+        }
+        let (username, password) = warden_http::basic(&parts.headers)
+            .map_err(|_| unauthenticated(AuthFailure::Invalid))?
+            .ok_or_else(|| unauthenticated(AuthFailure::Missing))?;
+        let credential = Credential::Basic { username, password };
         Ok(CallerOrBasic(warden.authenticate(&credential).await?))
     }
 }

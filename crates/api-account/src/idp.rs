@@ -301,7 +301,7 @@ pub async fn token(
             // Client credentials are optional here, but ones that are sent must be right.
             optional_client(&warden, credentials).await?;
             let header = warden_http::bearer(&headers).map_err(|_| IdpError::invalid_grant())?;
-            let assertion = match (form.assertion.as_deref(), header.as_deref()) {
+            let assertion = match (form.assertion.as_deref(), header) {
                 (Some(a), Some(h)) if a != h => {
                     return Err(IdpError::invalid_request(
                         "The assertion and the Bearer token differ.",
@@ -343,13 +343,10 @@ pub async fn token(
 /// Who calls introspection or revocation: a Bearer token, or a client's HTTP Basic id:secret.
 async fn idp_caller(warden: &Warden, headers: &HeaderMap) -> Result<Principal, IdpError> {
     if let Some(token) = warden_http::bearer(headers).map_err(|_| IdpError::invalid_token())? {
-        return warden
-            .authenticate_token(&token)
-            .await
-            .map_err(|e| match e {
-                DomainError::Unauthenticated(_) => IdpError::invalid_token(),
-                other => other.into(),
-            });
+        return warden.authenticate_token(token).await.map_err(|e| match e {
+            DomainError::Unauthenticated(_) => IdpError::invalid_token(),
+            other => other.into(),
+        });
     }
     let (id, secret) = warden_http::basic(headers)
         .map_err(|_| OAuthError::invalid_client())?

@@ -122,12 +122,13 @@ impl Warden {
         let invalid = DomainError::Unauthenticated(AuthFailure::Invalid);
         // The token, and every token it was exchanged from, must still stand; the subject is
         // read in the same round trip.
-        let jtis: Vec<String> = claims
+        let app_credential = crate::app_credentials::revocation_key(&claims);
+        let jtis: Vec<&str> = claims
             .derived_from
             .iter()
             .chain(std::iter::once(&claims.jti))
-            .cloned()
-            .chain(crate::app_credentials::revocation_key(&claims))
+            .map(String::as_str)
+            .chain(app_credential.as_deref())
             .collect();
         let principal = match claims.subject()? {
             Subject::User(id) => {

@@ -440,7 +440,7 @@ impl PostgresStore {
         &self,
         sql: &str,
         id: uuid::Uuid,
-        jtis: Option<&[String]>,
+        jtis: Option<&[&str]>,
         from_row: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let mut query = sqlx::query(sql).bind(id);
@@ -789,18 +789,14 @@ impl Store for PostgresStore {
         Ok(row.is_some())
     }
 
-    async fn token_user(
-        &self,
-        jtis: &[String],
-        id: UserId,
-    ) -> Result<Option<Arc<User>>, StoreError> {
+    async fn token_user(&self, jtis: &[&str], id: UserId) -> Result<Option<Arc<User>>, StoreError> {
         let read = self.optional_row(&TOKEN_USER, id.uuid(), Some(jtis), user_from_row);
         self.cache.token_user(id, jtis, read).await
     }
 
     async fn token_client(
         &self,
-        jtis: &[String],
+        jtis: &[&str],
         id: ClientId,
     ) -> Result<Option<Arc<ApiClient>>, StoreError> {
         let read = self.optional_row(&TOKEN_CLIENT, id.uuid(), Some(jtis), client_from_row);

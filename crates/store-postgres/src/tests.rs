@@ -1175,7 +1175,7 @@ async fn cached_behind_a_silent_rename(
 /// Warms node A's token check of `user`, revokes the token on node B, and waits until node A
 /// refuses it.
 async fn revocation_on_b_reaches_a(a: &PostgresStore, b: &PostgresStore, user: UserId) {
-    let jtis = vec!["jti-1".to_owned()];
+    let jtis = ["jti-1"];
     assert!(a.token_user(&jtis, user).await.unwrap().is_some());
     b.revoke_token("jti-1", Timestamp::from_micros(now().micros() + 60_000_000))
         .await

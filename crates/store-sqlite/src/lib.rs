@@ -185,7 +185,7 @@ fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn json_list(list: &[String]) -> String {
+fn json_list<S: serde::Serialize>(list: &[S]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
 }
 
@@ -649,11 +649,7 @@ impl Store for SqliteStore {
         Ok(row.is_some())
     }
 
-    async fn token_user(
-        &self,
-        jtis: &[String],
-        id: UserId,
-    ) -> Result<Option<Arc<User>>, StoreError> {
+    async fn token_user(&self, jtis: &[&str], id: UserId) -> Result<Option<Arc<User>>, StoreError> {
         // The ids travel as one JSON array; `json_each` unpacks it for the primary-key probes.
         // Built once: a cached answer needs no statement.
         static TOKEN_USER: LazyLock<String> = LazyLock::new(|| {
@@ -676,7 +672,7 @@ impl Store for SqliteStore {
 
     async fn token_client(
         &self,
-        jtis: &[String],
+        jtis: &[&str],
         id: ClientId,
     ) -> Result<Option<Arc<ApiClient>>, StoreError> {
         let read = async {

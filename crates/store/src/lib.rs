@@ -257,16 +257,12 @@ pub trait Store:
     /// The user a token names, read together with the token's revocation in one round trip:
     /// `None` when the user is gone or any of `jtis` (the token's id, and those of the tokens
     /// it was exchanged from) is revoked.
-    async fn token_user(
-        &self,
-        jtis: &[String],
-        id: UserId,
-    ) -> Result<Option<Arc<User>>, StoreError>;
+    async fn token_user(&self, jtis: &[&str], id: UserId) -> Result<Option<Arc<User>>, StoreError>;
 
     /// The API client a token names, as [`Store::token_user`] reads a user.
     async fn token_client(
         &self,
-        jtis: &[String],
+        jtis: &[&str],
         id: ClientId,
     ) -> Result<Option<Arc<ApiClient>>, StoreError>;
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError>;

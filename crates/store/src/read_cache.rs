@@ -31,8 +31,7 @@
 //! of that very write — recognised by the user and the version it moved the row to, which no
 //! other write can produce — is not taken as another node's.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::iter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -84,7 +83,32 @@ pub struct Stamp {
 /// Keys are hashed with a randomly seeded `ahash`: as resistant to chosen keys as the
 /// standard library's SipHash (absent users are cached too, under ids a client picks), and
 /// several times faster on the token keys every request looks up.
-type Stamped<K, V> = HashMap<K, (Stamp, V), ahash::RandomState>;
+type Stamped<K, V> = hashbrown::HashMap<K, (Stamp, V), ahash::RandomState>;
+
+/// A token check's key: the subject and the token ids checked for revocation.
+type TokenKey<I> = (I, Vec<String>);
+
+/// A token check's key as a request holds it, borrowed: looked up without copying the ids.
+/// It hashes exactly as the owned key does (a slice of strings hashes as a vector of them).
+struct TokenKeyRef<'a, I>(I, &'a [&'a str]);
+
+impl<I: Hash> Hash for TokenKeyRef<'_, I> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (&self.0, self.1).hash(state);
+    }
+}
+
+impl<I: PartialEq> hashbrown::Equivalent<TokenKey<I>> for TokenKeyRef<'_, I> {
+    fn equivalent(&self, key: &TokenKey<I>) -> bool {
+        self.0 == key.0 && self.1.iter().eq(key.1.iter())
+    }
+}
+
+impl<I: Copy> TokenKeyRef<'_, I> {
+    fn to_owned_key(&self) -> TokenKey<I> {
+        (self.0, self.1.iter().map(|j| (*j).to_owned()).collect())
+    }
+}
 
 /// Cached reads, each as the store answered it (absence included), with its stamp.
 #[derive(Default)]
@@ -94,8 +118,8 @@ pub struct Entries {
     users: Stamped<UserId, Option<Arc<User>>>,
     tenants: Stamped<TenantId, Option<Arc<Tenant>>>,
     /// A token's subject, keyed by the subject and the token ids checked for revocation.
-    token_users: Stamped<(UserId, Vec<String>), Option<Arc<User>>>,
-    token_clients: Stamped<(ClientId, Vec<String>), Option<Arc<ApiClient>>>,
+    token_users: Stamped<TokenKey<UserId>, Option<Arc<User>>>,
+    token_clients: Stamped<TokenKey<ClientId>, Option<Arc<ApiClient>>>,
     held_policies: Stamped<uuid::Uuid, Vec<AccessPolicy>>,
     /// The policies granted to a trustee directly.
     policies: Stamped<uuid::Uuid, Vec<AccessPolicy>>,
@@ -301,18 +325,20 @@ impl ReadCache {
         Some(Stamp { generation, scoped })
     }
 
-    /// The cached answer found by `pick` if its stamp is current, or else `read`'s, kept
-    /// with its stamp by `keep` if nothing moved while it was read.
-    async fn through<'a, K, V, F>(
+    /// The cached answer under `key` in `map` if its stamp is current, or else `read`'s, kept
+    /// with its stamp (under `key` made owned by `own`) if nothing moved while it was read.
+    async fn through<'a, K, Q, V, F>(
         &self,
         deps: impl Iterator<Item = Scope<'a>> + Clone,
         map: fn(&Entries) -> &Stamped<K, V>,
         map_mut: fn(&mut Entries) -> &mut Stamped<K, V>,
-        key: K,
+        key: &Q,
+        own: impl FnOnce(&Q) -> K,
         read: F,
     ) -> Result<V, StoreError>
     where
         K: Hash + Eq,
+        Q: Hash + hashbrown::Equivalent<K> + ?Sized,
         V: Clone,
         F: std::future::Future<Output = Result<V, StoreError>>,
     {
@@ -321,7 +347,7 @@ impl ReadCache {
         };
         {
             let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, found)) = map(&entries).get(&key) {
+            if let Some((at, found)) = map(&entries).get(key) {
                 if *at == stamp {
                     return Ok(found.clone());
                 }
@@ -334,7 +360,7 @@ impl ReadCache {
         if self.stamp(deps) != Some(stamp) {
             return Ok(answer);
         }
-        entries.keep(map_mut, key, stamp, answer.clone());
+        entries.keep(map_mut, own(key), stamp, answer.clone());
         Ok(answer)
     }
 
@@ -366,7 +392,8 @@ impl ReadCache {
             iter::once(Scope::User(id)),
             |e| &e.users,
             |e| &mut e.users,
-            id,
+            &id,
+            |id| *id,
             shared(read),
         )
         .await
@@ -381,7 +408,8 @@ impl ReadCache {
             iter::empty(),
             |e| &e.tenants,
             |e| &mut e.tenants,
-            id,
+            &id,
+            |id| *id,
             shared(read),
         )
         .await
@@ -391,19 +419,19 @@ impl ReadCache {
     pub async fn token_user<F>(
         &self,
         id: UserId,
-        jtis: &[String],
+        jtis: &[&str],
         read: F,
     ) -> Result<Option<Arc<User>>, StoreError>
     where
         F: std::future::Future<Output = Result<Option<User>, StoreError>>,
     {
         let deps = iter::once(Scope::User(id)).chain(jtis.iter().map(|j| Scope::Token(j)));
-        let key = (id, jtis.to_vec());
         self.through(
             deps,
             |e| &e.token_users,
             |e| &mut e.token_users,
-            key,
+            &TokenKeyRef(id, jtis),
+            TokenKeyRef::to_owned_key,
             shared(read),
         )
         .await
@@ -413,19 +441,19 @@ impl ReadCache {
     pub async fn token_client<F>(
         &self,
         id: ClientId,
-        jtis: &[String],
+        jtis: &[&str],
         read: F,
     ) -> Result<Option<Arc<ApiClient>>, StoreError>
     where
         F: std::future::Future<Output = Result<Option<ApiClient>, StoreError>>,
     {
         let deps = jtis.iter().map(|j| Scope::Token(j));
-        let key = (id, jtis.to_vec());
         self.through(
             deps,
             |e| &e.token_clients,
             |e| &mut e.token_clients,
-            key,
+            &TokenKeyRef(id, jtis),
+            TokenKeyRef::to_owned_key,
             shared(read),
         )
         .await
@@ -444,7 +472,8 @@ impl ReadCache {
             iter::empty(),
             |e| &e.held_policies,
             |e| &mut e.held_policies,
-            user,
+            &user,
+            |user| *user,
             read,
         )
         .await
@@ -463,7 +492,8 @@ impl ReadCache {
             iter::empty(),
             |e| &e.policies,
             |e| &mut e.policies,
-            trustee,
+            &trustee,
+            |trustee| *trustee,
             read,
         )
         .await
@@ -630,7 +660,7 @@ mod tests {
             assert_eq!(read(&cache, other, "other-2", || {}).await, "other");
         }
         // A revocation stales the token checks naming it, and only those.
-        let jtis = vec!["t1".to_owned()];
+        let jtis = ["t1"];
         let subject = |name: &str| {
             let mut user = sample(one);
             user.contact.firstname = name.to_owned();
@@ -653,6 +683,38 @@ mod tests {
         // A change of anything stales everything.
         cache.changed_elsewhere(None);
         assert_eq!(read(&cache, other, "other-3", || {}).await, "other-3");
+    }
+
+    #[tokio::test]
+    async fn a_token_check_is_found_by_its_exact_list_of_ids() {
+        let cache = ReadCache::lit();
+        let id = UserId::new_random();
+        let check = |jtis: &'static [&'static str], name: &'static str| {
+            let cache = cache.clone();
+            async move {
+                let mut user = sample(id);
+                user.contact.firstname = name.to_owned();
+                let found = cache
+                    .token_user(id, jtis, async move { Ok(Some(user)) })
+                    .await
+                    .unwrap();
+                found.unwrap().contact.firstname.clone()
+            }
+        };
+        assert_eq!(check(&["a", "b"], "ab").await, "ab");
+        assert_eq!(check(&["a", "b"], "again").await, "ab", "kept");
+        // Fewer ids, the same ids in another order, or ids joined differently: other checks.
+        assert_eq!(check(&["a"], "a").await, "a");
+        assert_eq!(check(&["b", "a"], "ba").await, "ba");
+        assert_eq!(check(&["ab"], "joined").await, "joined");
+        assert_eq!(check(&["a", "b"], "again").await, "ab", "kept");
+        // A client's check under the same id and ids is another map's.
+        let client = ClientId::from_uuid(id.uuid());
+        let answer = cache
+            .token_client(client, &["a", "b"], async { Ok(None) })
+            .await
+            .unwrap();
+        assert!(answer.is_none());
     }
 
     #[tokio::test]
