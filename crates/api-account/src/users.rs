@@ -107,7 +107,7 @@ pub struct ContactResponse<'a> {
 }
 
 /// A user as the account face shows it, borrowed from the record: serialising a cached user
-/// copies nothing.
+/// copies nothing (but a phone number with an area code, joined for this face).
 #[derive(Serialize, ToSchema)]
 pub struct UserResponse<'a> {
     #[schema(value_type = String)]

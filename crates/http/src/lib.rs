@@ -251,10 +251,7 @@ fn authorization(headers: &HeaderMap) -> Result<Option<(&str, &str)>, MalformedC
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    // Any UTF-8 is taken here (`to_str` would also refuse bytes outside visible ASCII, one at
-    // a time over a kilobyte of token): what follows checks every byte it uses — a token
-    // must equal a verified one or verify, Basic credentials must decode.
-    let text = std::str::from_utf8(value.as_bytes()).map_err(|_| MalformedCredentials)?;
+    let text = value.to_str().map_err(|_| MalformedCredentials)?;
     let (scheme, rest) = text.split_once(' ').ok_or(MalformedCredentials)?;
     Ok(Some((scheme, rest)))
 }
