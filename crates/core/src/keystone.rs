@@ -605,6 +605,11 @@ pub struct NewKeystoneUser {
     pub iam_rules: bool,
 }
 
+/// How many times a Keystone or IAM change of a user is tried against concurrent changes:
+/// each round one of the racing changes wins, so this many writers can race on one user
+/// before any is refused with 409.
+const KEYSTONE_UPDATE_ATTEMPTS: usize = 64;
+
 /// A change to a user through the keystone or iam face; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct KeystoneUserPatch {
@@ -755,7 +760,30 @@ impl Warden {
     /// tenant changes it. An address changes at once, as Keystone does (the account face's
     /// confirmation by mail is for a user's own change); a new password ends the user's
     /// sessions. The user cannot move to another domain.
+    ///
+    /// These faces have no `version` to send: a change that raced another one to the same
+    /// user is applied again to what that one stored (the last change wins, as in Keystone)
+    /// rather than refused with 409.
     pub async fn keystone_update_user(
+        &self,
+        principal: &Principal,
+        raw_id: &str,
+        patch: KeystoneUserPatch,
+    ) -> Result<(User, Tenant), DomainError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .keystone_update_user_once(principal, raw_id, patch.clone())
+                .await
+            {
+                Err(DomainError::VersionMismatch) if attempts < KEYSTONE_UPDATE_ATTEMPTS => {}
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn keystone_update_user_once(
         &self,
         principal: &Principal,
         raw_id: &str,

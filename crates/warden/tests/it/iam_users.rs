@@ -839,3 +839,39 @@ async fn pwd_status_clears_when_the_user_changes_their_password() {
     assert_eq!(show(&app, &token, &id).await["pwd_status"], false);
     app.keystone_token("iam_fresh", "Chosen-Pa55word!").await;
 }
+
+#[tokio::test]
+async fn concurrent_keystone_changes_of_one_user_all_succeed_and_the_last_one_stands() {
+    let app = TestApp::spawn().await;
+    let (token, domain) = admin(&app).await;
+    let id = create_ok(
+        &app,
+        &token,
+        json!({"name": "iam_race", "domain_id": domain, "password": USER_PASSWORD}),
+    )
+    .await;
+    // Keystone has no version to send: racing changes are applied one after the other,
+    // none refused.
+    let path = format!("/v3/users/{id}");
+    let changes = (0..16).map(|i| {
+        let (app, token, path) = (&app, &token, &path);
+        async move {
+            let body = json!({"user": {"description": format!("race {i}")}});
+            let r = send(app, Method::PATCH, path, Some(token), Some(body)).await;
+            (r.status(), i)
+        }
+    });
+    let answers = futures::future::join_all(changes).await;
+    for (status, i) in &answers {
+        assert_eq!(*status, StatusCode::OK, "change {i}");
+    }
+    let r = send(&app, Method::GET, &path, Some(&token), None).await;
+    let shown: Value = r.json().await.unwrap();
+    let description = shown["user"]["description"].as_str().unwrap();
+    assert!(
+        (0..16).any(|i| description == format!("race {i}")),
+        "{description}"
+    );
+    // Every change made a version of its own.
+    assert_eq!(app.get_user(&uuid_of(&id)).await["version"], 17);
+}
