@@ -34,6 +34,50 @@ pub fn cpu_ticks(pid: u32) -> Result<u64> {
     Ok(utime + stime)
 }
 
+/// utime + stime of `pid` and of every live process descended from it, in clock ticks: a
+/// server made of several processes (uwsgi's master, its workers and an attached memcached)
+/// counts whole. A process with no children counts alone.
+pub fn tree_cpu_ticks(pid: u32) -> Result<u64> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(parent) = parent_of(child) {
+            parents.push((child, parent));
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    let mut total = cpu_ticks(pid)?;
+    for member in &tree[1..] {
+        // A child that exited meanwhile has nothing left to read.
+        total += cpu_ticks(*member).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let raw = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &raw[raw.rfind(')')? + 1..];
+    // After ')': state, then the parent's pid.
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in bytes.
 pub fn status_bytes(pid: u32, field: &str) -> Result<u64> {
     let raw = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -1,6 +1,7 @@
 //! The whole benchmark: starts the servers and baselines, runs every workload, builds the table.
 
 pub mod api;
+pub mod keystone;
 pub mod procs;
 pub mod report;
 pub mod seed;
@@ -100,6 +101,8 @@ pub enum Part {
 const CLIENT_ID: &str = "0b5e1c1a-5d7e-4c3b-9a41-6f2f8e0d9c10";
 const CLIENT_SECRET: &str = "bench-client-secret-0123456789abcdef";
 const ADMIN_PASSWORD: &str = "bench-Admin-passw0rd";
+/// The shortest measured phase of the Keystone comparison, smoke runs included.
+const KEYSTONE_MIN_SECONDS: f64 = 5.0;
 const USER_PASSWORD: &str = "a-Strong-passw0rd";
 /// Argon2id as Warden uses it by default.
 const HASH_MEMORY_KIB: u32 = 19_456;
@@ -292,7 +295,7 @@ impl Bench {
             self.postgres_part()?;
         }
         if self.cfg.parts.contains(&Part::Keystone) {
-            self.keystone_comparison();
+            self.keystone_comparison()?;
         }
         Ok(())
     }
@@ -955,20 +958,181 @@ impl Bench {
             .context("no tps in pgbench output")
     }
 
-    fn keystone_comparison(&mut self) {
-        let installed = Command::new("sh")
-            .args(["-c", "command -v keystone-manage"])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        let message = if installed {
-            "keystone-manage is installed, but running a Keystone deployment is outside this \
-             command: the Keystone comparison is skipped"
-        } else {
-            "OpenStack Keystone is not installed here: the Keystone comparison is skipped"
+    /// The token-issue, token-validate-plus-user-show and user-update workloads against an
+    /// installed Keystone and against Warden's Keystone face, each alone on the server core.
+    fn keystone_comparison(&mut self) -> Result<()> {
+        if let Some(reason) = keystone::missing() {
+            println!("The Keystone comparison was skipped: OpenStack Keystone is {reason}.");
+            return Ok(());
+        }
+        progress(
+            "Keystone: deploying (SQLite, Fernet, bcrypt cost 12, memcached, 2 uwsgi workers)",
+        );
+        let dir = self.cfg.work_dir.join("keystone");
+        let server = keystone::deploy(&self.cfg.launcher, &dir)?;
+        let project = json!({"project": {"name": "admin", "domain": {"id": "default"}}});
+        let theirs =
+            self.keystone_workloads(&server, keystone::ADMIN_PASSWORD, project, "keystone")?;
+        drop(server);
+
+        let warden =
+            self.start_warden(&self.cfg.work_dir.join("keystone-cmp"), &[], "keystone-cmp")?;
+        let domain = json!({"domain": {"id": "default"}});
+        let ours = self.keystone_workloads(&warden, ADMIN_PASSWORD, domain, "warden")?;
+        drop(warden);
+
+        progress("baseline: one Argon2id hash, one bcrypt hash at cost 12");
+        let (argon2, _) = self.baseline(&[
+            "argon2".into(),
+            self.cfg.sizes.hash_samples.to_string(),
+            HASH_MEMORY_KIB.to_string(),
+            HASH_ITERATIONS.to_string(),
+            "1".into(),
+        ])?;
+        let bcrypt_ms = bcrypt_ms(&self.cfg.launcher)?;
+
+        // Logins: CPU per login, Warden's taken at Keystone's hash cost (its own hash's time
+        // replaced by one bcrypt hash at cost 12).
+        let cpu = |m: &(LoadResult, Measured)| {
+            m.1.server_cpu_seconds
+                .map_or(f64::NAN, |s| s * 1e6 / m.0.completed.max(1) as f64)
         };
-        println!("{message}");
+        let (ours_login, theirs_login) = (cpu(&ours[0]), cpu(&theirs[0]));
+        let at_equal_cost = ours_login - argon2.mean_ms * 1000.0 + bcrypt_ms * 1000.0;
+        let mut row = self.row(
+            "K1",
+            "POST /v3/auth/tokens password: Warden (Argon2id) against Keystone (bcrypt, cost 12)",
+            &ours[0].0,
+            &ours[0].1,
+        );
+        row.baseline = format!(
+            "Keystone: {}/s, {:.0} µs CPU/login",
+            fmt_rate(theirs[0].0.ok() as f64 / theirs[0].0.seconds),
+            theirs_login
+        );
+        row.ratio = format!("{:.2}×", theirs_login / at_equal_cost);
+        row.target = "CPU/login at equal hash cost".into();
+        row.note = format!(
+            "hash: Argon2id {:.1} ms, bcrypt-12 {:.1} ms; Warden at bcrypt-12 cost: {:.0} µs/login",
+            argon2.mean_ms, bcrypt_ms, at_equal_cost
+        );
+        self.rows.push(row);
+        for (i, (id, workload, min)) in [
+            (
+                "K2",
+                "GET /v3/users/{id} with X-Auth-Token (token validated, user shown)",
+                100.0,
+            ),
+            ("K3", "PATCH /v3/users/{id} description", 500.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (ours, theirs) = (&ours[i + 1], &theirs[i + 1]);
+            let mut row = self.row(id, workload, &ours.0, &ours.1);
+            let their_rate = theirs.0.ok() as f64 / theirs.0.seconds;
+            let ratio = row.rate.unwrap_or(0.0) / their_rate.max(f64::MIN_POSITIVE);
+            row.baseline = format!(
+                "Keystone: {}/s, {:.0} µs CPU/req",
+                fmt_rate(their_rate),
+                cpu(theirs)
+            );
+            row.ratio = format!("{ratio:.0}×");
+            row.target = format!("≥ {min:.0}×");
+            row.verdict = Verdict::of(ratio >= min);
+            let their_errors = non_2xx(&theirs.0);
+            if !their_errors.is_empty() {
+                row.note = join_notes(&row.note, &format!("Keystone: {their_errors}"));
+            }
+            self.rows.push(row);
+        }
+        Ok(())
     }
+
+    /// Logins, reads and updates against `server`'s `/v3`, signed in as its `admin`.
+    fn keystone_workloads(
+        &mut self,
+        server: &Server,
+        admin_password: &str,
+        scope: serde_json::Value,
+        name: &str,
+    ) -> Result<Vec<(LoadResult, Measured)>> {
+        let api = keystone::KeystoneApi::connect(&server.addr, admin_password, scope)?;
+        let count = self.cfg.sizes.password_connections;
+        progress(&format!("{name}: creating {count} users with passwords"));
+        let users: Vec<(String, String)> = (0..count)
+            .map(|i| {
+                let login = format!("bench-ks-{i:03}");
+                api.create_user(&login, USER_PASSWORD).map(|id| (id, login))
+            })
+            .collect::<Result<_>>()?;
+        let json_header = header("content-type", "application/json");
+        let token_header = header("x-auth-token", &api.token);
+        let logins: Vec<RequestSpec> = users
+            .iter()
+            .map(|(_, login)| RequestSpec {
+                method: "POST".into(),
+                path: "/v3/auth/tokens".into(),
+                headers: vec![json_header.clone()],
+                body: Some(keystone::password_auth(login, USER_PASSWORD, None).to_string()),
+            })
+            .collect();
+        let reads: Vec<RequestSpec> = users
+            .iter()
+            .map(|(id, _)| RequestSpec {
+                method: "GET".into(),
+                path: format!("/v3/users/{id}"),
+                headers: vec![token_header.clone()],
+                body: None,
+            })
+            .collect();
+        // Each user's description alternates, so every update changes the row.
+        let (users_ref, token_ref, json_ref) = (&users, &token_header, &json_header);
+        let updates: Vec<RequestSpec> = ["a", "b"]
+            .iter()
+            .flat_map(|text| {
+                users_ref.iter().map(move |(id, _)| RequestSpec {
+                    method: "PATCH".into(),
+                    path: format!("/v3/users/{id}"),
+                    headers: vec![token_ref.clone(), json_ref.clone()],
+                    body: Some(
+                        json!({"user": {"description": format!("bench {text}")}}).to_string(),
+                    ),
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for (what, requests) in [("logins", logins), ("reads", reads), ("updates", updates)] {
+            progress(&format!("{name}: {what}"));
+            let mut spec = self.spec(server, count, None, Pick::RoundRobin, requests, None);
+            // Keystone answers a few logins a second: a shorter phase could see none complete.
+            spec.seconds = spec.seconds.max(KEYSTONE_MIN_SECONDS);
+            results.push(self.load(server, &spec, None)?);
+        }
+        Ok(results)
+    }
+}
+
+/// The CPU time of one bcrypt hash at Keystone's cost, with the `bcrypt` module Keystone's
+/// password hashing uses, under Keystone's own interpreter, on the server's core.
+fn bcrypt_ms(launcher: &Launcher) -> Result<f64> {
+    let script = format!(
+        "import bcrypt, time\n\
+         salt = bcrypt.gensalt({cost})\n\
+         start = time.process_time()\n\
+         for _ in range(5): bcrypt.hashpw(b'a-Strong-passw0rd', salt)\n\
+         print((time.process_time() - start) / 5 * 1000)\n",
+        cost = keystone::BCRYPT_COST
+    );
+    let output = launcher
+        .command(Core::Server, keystone::python())
+        .args(["-c", &script])
+        .output()
+        .context("timing bcrypt with python3")?;
+    if !output.status.success() {
+        bail!("timing bcrypt: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
 }
 
 /// A Warden-independent measurement: the process measured is the baseline itself.

@@ -148,6 +148,17 @@ impl Server {
         })
     }
 
+    /// A server the caller started and saw ready (a Keystone under uwsgi); its process tree
+    /// is measured, and it is stopped like the others.
+    pub fn started(child: Child, addr: String) -> Server {
+        Server {
+            pid: child.id(),
+            child,
+            addr,
+            _stdout: None,
+        }
+    }
+
     pub fn rss(&self) -> Result<u64> {
         procfs::rss(self.pid)
     }
@@ -177,7 +188,8 @@ fn listening_address(line: &str) -> Option<String> {
 pub struct Measured {
     /// The process's final JSON line.
     pub json: String,
-    /// Server CPU seconds (user + system) between the markers.
+    /// Server CPU seconds (user + system, of the server and its child processes) between the
+    /// markers.
     pub server_cpu_seconds: Option<f64>,
     /// Highest server RSS seen while measuring, polled every 20 ms.
     pub server_peak_rss: Option<u64>,
@@ -224,7 +236,7 @@ fn measure_inner(
         match line.as_str() {
             MEASURE_START => {
                 if let Some(pid) = server {
-                    cpu_start = Some(procfs::cpu_ticks(pid)?);
+                    cpu_start = Some(procfs::tree_cpu_ticks(pid)?);
                     polling.store(true, Ordering::SeqCst);
                     let (polling, peak) = (polling.clone(), peak.clone());
                     poller = Some(std::thread::spawn(move || {
@@ -242,7 +254,7 @@ fn measure_inner(
             }
             MEASURE_END => {
                 if let (Some(pid), Some(start)) = (server, cpu_start) {
-                    let end = procfs::cpu_ticks(pid)?;
+                    let end = procfs::tree_cpu_ticks(pid)?;
                     measured.server_cpu_seconds = Some((end.saturating_sub(start)) as f64 / ticks);
                     polling.store(false, Ordering::SeqCst);
                     if let Some(p) = poller.take() {
