@@ -291,19 +291,17 @@ impl Warden {
     ) -> Result<(Value, bool), DomainError> {
         let domain = self.configurable_domain(principal, raw_domain).await?;
         let config = checked_config(config)?;
-        for _ in 0..RETRIES {
-            let current = self.load_domain_config(&domain).await?;
+        let (domain, config) = (&domain, &config);
+        crate::retrying_races(RETRIES, || async move {
+            let current = self.load_domain_config(domain).await?;
             let expected = current.as_ref().map(|c| c.version);
-            match self
-                .write_domain_config(principal, &domain, config.clone(), expected)
+            let shown = self
+                .write_domain_config(principal, domain, config.clone(), expected)
                 .await
-            {
-                Err(StoreError::VersionMismatch) => continue,
-                Err(e) => return Err(store_error(e)),
-                Ok(shown) => return Ok((Value::Object(shown), current.is_none())),
-            }
-        }
-        Err(DomainError::VersionMismatch)
+                .map_err(store_error)?;
+            Ok((Value::Object(shown), current.is_none()))
+        })
+        .await
     }
 
     /// `PATCH /v3/domains/{id}/config[/{group}[/{option}]]`: merges `change` into the stored
@@ -339,9 +337,10 @@ impl Warden {
                 }
             }
         };
-        for _ in 0..RETRIES {
+        let (domain, change) = (&domain, &change);
+        crate::retrying_races(RETRIES, || async move {
             let current = self
-                .load_domain_config(&domain)
+                .load_domain_config(domain)
                 .await?
                 .ok_or_else(not_found)?;
             let mut all = current.all;
@@ -355,7 +354,7 @@ impl Warden {
                 }
                 _ => {}
             }
-            for (group, options) in &change {
+            for (group, options) in change {
                 if let Value::Object(target) = all
                     .entry(group.clone())
                     .or_insert_with(|| Value::Object(Map::new()))
@@ -363,16 +362,13 @@ impl Warden {
                     target.extend(into_map(options.clone()));
                 }
             }
-            match self
-                .write_domain_config(principal, &domain, all, Some(current.version))
+            let shown = self
+                .write_domain_config(principal, domain, all, Some(current.version))
                 .await
-            {
-                Err(StoreError::VersionMismatch) => continue,
-                Err(e) => return Err(store_error(e)),
-                Ok(shown) => return Ok(Value::Object(shown)),
-            }
-        }
-        Err(DomainError::VersionMismatch)
+                .map_err(store_error)?;
+            Ok(Value::Object(shown))
+        })
+        .await
     }
 
     /// `DELETE /v3/domains/{id}/config[/{group}[/{option}]]`. A configuration left with no
@@ -385,9 +381,10 @@ impl Warden {
     ) -> Result<(), DomainError> {
         let domain = self.configurable_domain(principal, raw_domain).await?;
         part.check()?;
-        for _ in 0..RETRIES {
+        let domain = &domain;
+        crate::retrying_races(RETRIES, || async move {
             let current = self
-                .load_domain_config(&domain)
+                .load_domain_config(domain)
                 .await?
                 .ok_or_else(not_found)?;
             let mut all = current.all;
@@ -417,17 +414,16 @@ impl Warden {
                     .await
                     .map(|()| Map::new())
             } else {
-                self.write_domain_config(principal, &domain, all, Some(current.version))
+                self.write_domain_config(principal, domain, all, Some(current.version))
                     .await
             };
             match written {
-                Err(StoreError::VersionMismatch) => continue,
-                Err(StoreError::NotFound) => return Err(not_found()),
-                Err(e) => return Err(store_error(e)),
-                Ok(_) => return Ok(()),
+                Err(StoreError::NotFound) => Err(not_found()),
+                Err(e) => Err(store_error(e)),
+                Ok(_) => Ok(()),
             }
-        }
-        Err(DomainError::VersionMismatch)
+        })
+        .await
     }
 
     /// The domain named by the path, if the caller administers the deployment: a domain's

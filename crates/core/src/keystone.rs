@@ -770,17 +770,10 @@ impl Warden {
         raw_id: &str,
         patch: KeystoneUserPatch,
     ) -> Result<(User, Tenant), DomainError> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self
-                .keystone_update_user_once(principal, raw_id, patch.clone())
-                .await
-            {
-                Err(DomainError::VersionMismatch) if attempts < KEYSTONE_UPDATE_ATTEMPTS => {}
-                answer => return answer,
-            }
-        }
+        crate::retrying_races(KEYSTONE_UPDATE_ATTEMPTS, || {
+            self.keystone_update_user_once(principal, raw_id, patch.clone())
+        })
+        .await
     }
 
     async fn keystone_update_user_once(

@@ -224,6 +224,26 @@ impl Warden {
     }
 }
 
+/// Runs `attempt` — a read, a change computed from it and a compare-and-set write — again
+/// while it loses to a concurrent change (`VersionMismatch`), at most `attempts` times in all;
+/// the last loss is the answer. For changes whose callers send no version of their own.
+pub(crate) async fn retrying_races<T, F>(
+    attempts: usize,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, DomainError>
+where
+    F: std::future::Future<Output = Result<T, DomainError>>,
+{
+    let mut left = attempts;
+    loop {
+        left = left.saturating_sub(1);
+        match attempt().await {
+            Err(DomainError::VersionMismatch) if left > 0 => {}
+            answer => return answer,
+        }
+    }
+}
+
 /// Maps a store failure to the domain error. `NotFound` and `Conflict` are mapped by callers
 /// that know which resource they were after; here they mean an inconsistency.
 pub(crate) fn store_error(e: StoreError) -> DomainError {

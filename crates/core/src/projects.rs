@@ -4,7 +4,6 @@
 //! hold (see `project_kind_under`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use warden_domain::keystone::{parse_tag, parse_tags, project_kind_under, MAX_TAGS};
 use warden_domain::tenant::{NewTenant, TenantFilter, TenantName, TenantPatch, TenantRule};
@@ -368,7 +367,7 @@ impl Warden {
             };
             let mut reached = Vec::new();
             if policy.reach != warden_domain::Reach::Below && !tenant.is_domain {
-                reached.push(Arc::unwrap_or_clone(tenant.clone()));
+                reached.push(Tenant::clone(&tenant));
             }
             if policy.reach == warden_domain::Reach::Below {
                 reached.extend(

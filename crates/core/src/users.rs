@@ -196,7 +196,8 @@ impl Warden {
             contact: patch,
             ..UserPatch::default()
         };
-        for _ in 0..SELF_SERVICE_RETRIES {
+        let patch = &patch;
+        crate::retrying_races(SELF_SERVICE_RETRIES, || async move {
             let current = self.load_user(id).await?;
             if !Self::is_self(principal, &current) {
                 return Err(DomainError::Forbidden);
@@ -205,10 +206,9 @@ impl Warden {
                 // Nothing to change: no write, no new version.
                 return Ok(Arc::unwrap_or_clone(current));
             }
-            let next = current.patched(&patch);
+            let next = current.patched(patch);
             let claim = contact_claim(Some(&current.contact), &next.contact);
-            match self
-                .store
+            self.store
                 .update_user_with_tokens(&warden_store::UserWrite {
                     next: &next,
                     expected_version: current.version,
@@ -219,12 +219,9 @@ impl Warden {
                     audit: &self.audit_by(principal),
                 })
                 .await
-            {
-                Err(warden_store::StoreError::VersionMismatch) => continue,
-                other => return other.map_err(store_error_for(Resource::User)),
-            }
-        }
-        Err(DomainError::VersionMismatch)
+                .map_err(store_error_for(Resource::User))
+        })
+        .await
     }
 
     /// Deletes a disabled user whose version is still `expected_version`.
