@@ -141,7 +141,12 @@ impl Api {
     }
 }
 
-fn expect(response: reqwest::blocking::Response, status: u16, what: &str) -> Result<Value> {
+/// The JSON body of `response`, which must have answered `status`.
+pub(super) fn expect(
+    response: reqwest::blocking::Response,
+    status: u16,
+    what: &str,
+) -> Result<Value> {
     let got = response.status().as_u16();
     let text = response.text()?;
     if got != status {

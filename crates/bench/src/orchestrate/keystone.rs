@@ -274,11 +274,7 @@ impl KeystoneApi {
                 "enabled": true}}),
             )
             .send()?;
-        let status = response.status().as_u16();
-        let body: Value = response.json()?;
-        if status != 201 {
-            bail!("creating user {name}: {status} {body}");
-        }
+        let body = super::api::expect(response, 201, &format!("creating user {name}"))?;
         body["user"]["id"]
             .as_str()
             .map(str::to_owned)

@@ -264,14 +264,24 @@ impl Bench {
         Ok((result, measured.server_cpu_seconds))
     }
 
+    /// The mean time of one Argon2id hash with Warden's default parameters.
+    fn argon2_baseline(&self) -> Result<BaselineResult> {
+        let (hash, _) = self.baseline(&[
+            "argon2".into(),
+            self.cfg.sizes.hash_samples.to_string(),
+            HASH_MEMORY_KIB.to_string(),
+            HASH_ITERATIONS.to_string(),
+            "1".into(),
+        ])?;
+        Ok(hash)
+    }
+
     fn row(&self, id: &str, workload: &str, r: &LoadResult, m: &Measured) -> Row {
         let mut row = Row::new(id, workload);
         row.rate = Some(r.ok() as f64 / r.seconds);
         row.p50_us = Some(r.latency.p50_us);
         row.p99_us = Some(r.latency.p99_us);
-        row.cpu_us = m
-            .server_cpu_seconds
-            .map(|s| s * 1e6 / r.completed.max(1) as f64);
+        row.cpu_us = cpu_us(r, m);
         row.note = non_2xx(r);
         row
     }
@@ -491,13 +501,7 @@ impl Bench {
             })
             .collect();
         progress("baseline: one Argon2id hash");
-        let (hash, _) = self.baseline(&[
-            "argon2".into(),
-            sizes.hash_samples.to_string(),
-            HASH_MEMORY_KIB.to_string(),
-            HASH_ITERATIONS.to_string(),
-            "1".into(),
-        ])?;
+        let hash = self.argon2_baseline()?;
         let cores = self.server_cores();
         let capacity = cores as f64 * 1000.0 / hash.mean_ms;
         let hash_label = format!("{cores} core ÷ {:.1} ms/hash", hash.mean_ms);
@@ -982,21 +986,12 @@ impl Bench {
         drop(warden);
 
         progress("baseline: one Argon2id hash, one bcrypt hash at cost 12");
-        let (argon2, _) = self.baseline(&[
-            "argon2".into(),
-            self.cfg.sizes.hash_samples.to_string(),
-            HASH_MEMORY_KIB.to_string(),
-            HASH_ITERATIONS.to_string(),
-            "1".into(),
-        ])?;
+        let argon2 = self.argon2_baseline()?;
         let bcrypt_ms = bcrypt_ms(&self.cfg.launcher)?;
 
         // Logins: CPU per login, Warden's taken at Keystone's hash cost (its own hash's time
         // replaced by one bcrypt hash at cost 12).
-        let cpu = |m: &(LoadResult, Measured)| {
-            m.1.server_cpu_seconds
-                .map_or(f64::NAN, |s| s * 1e6 / m.0.completed.max(1) as f64)
-        };
+        let cpu = |m: &(LoadResult, Measured)| cpu_us(&m.0, &m.1).unwrap_or(f64::NAN);
         let (ours_login, theirs_login) = (cpu(&ours[0]), cpu(&theirs[0]));
         let at_equal_cost = ours_login - argon2.mean_ms * 1000.0 + bcrypt_ms * 1000.0;
         let mut row = self.row(
@@ -1140,9 +1135,15 @@ fn measure_self(cmd: Command) -> Result<Measured> {
     procs::measure_child(cmd)
 }
 
+/// Server CPU microseconds per completed request, when the server was sampled.
+fn cpu_us(r: &LoadResult, m: &Measured) -> Option<f64> {
+    m.server_cpu_seconds
+        .map(|s| s * 1e6 / r.completed.max(1) as f64)
+}
+
 fn cpu_text(m: &(LoadResult, Measured)) -> String {
-    m.1.server_cpu_seconds
-        .map(|s| format!("{:.1}", s * 1e6 / m.0.completed.max(1) as f64))
+    cpu_us(&m.0, &m.1)
+        .map(|us| format!("{us:.1}"))
         .unwrap_or_else(|| "—".into())
 }
 
